@@ -17,7 +17,7 @@ struct command;
 
 struct cli {
 	const char *data_dir; /* --data-dir, $SLIPWAY_HOME, or the built-in default */
-	bool json;            /* --json: machine-readable output */
+	bool json;	      /* --json: machine-readable output */
 	bool stdout_tty;      /* stdout is a terminal: colours, progress */
 	bool stderr_tty;
 	const struct command *cmd; /* the command being run */
@@ -41,9 +41,11 @@ enum {
 };
 
 /* Long options every command accepts; end a command's option array with this. */
+/* clang-format off */
 #define CLI_COMMON_LONGOPTS                                                                        \
 	{"help", no_argument, NULL, CLI_OPT_HELP}, {"json", no_argument, NULL, CLI_OPT_COMMON + 1},  \
 		{"data-dir", required_argument, NULL, CLI_OPT_COMMON + 2}, {NULL, 0, NULL, 0}
+/* clang-format on */
 
 /* getopt_long with the common flags applied to cli. Options stop at the first operand. */
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,

@@ -13,16 +13,16 @@
 #include "lib/log.h"
 
 static const char global_help[] =
-	"Global options (before or after COMMAND):\n"
-	"      --data-dir DIR    where slipway keeps its state (env SLIPWAY_HOME;\n"
-	"                        default " SLIPWAY_DATA_DIR ")\n"
-	"      --json            machine-readable output\n"
-	"      --log-level LVL   error, warn, info or debug (env SLIPWAY_LOG)\n"
-	"  -h, --help            show help\n"
-	"      --version         same as 'slipway version'\n"
-	"\n"
-	"Exit status: 0 success, 1 the work failed, 2 usage or input error,\n"
-	"3 internal or system error.\n";
+    "Global options (before or after COMMAND):\n"
+    "      --data-dir DIR    where slipway keeps its state (env SLIPWAY_HOME;\n"
+    "                        default " SLIPWAY_DATA_DIR ")\n"
+    "      --json            machine-readable output\n"
+    "      --log-level LVL   error, warn, info or debug (env SLIPWAY_LOG)\n"
+    "  -h, --help            show help\n"
+    "      --version         same as 'slipway version'\n"
+    "\n"
+    "Exit status: 0 success, 1 the work failed, 2 usage or input error,\n"
+    "3 internal or system error.\n";
 
 /* Number of words of a command's name ("container run" = 2). */
 static int name_words(const char *name)
@@ -99,7 +99,8 @@ int cli_help(struct cli *cli)
 	printf("Usage: slipway %s %s\n\n%s.\n", c->name, c->usage, c->summary);
 	if (c->help && *c->help)
 		printf("\n%s", c->help);
-	printf("\nGlobal options: --data-dir DIR, --json, --log-level LEVEL (see 'slipway help').\n");
+	printf(
+	    "\nGlobal options: --data-dir DIR, --json, --log-level LEVEL (see 'slipway help').\n");
 	return EXIT_OK;
 }
 
@@ -108,7 +109,7 @@ int cmd_help(struct cli *cli, int argc, char **argv)
 	const struct command *c;
 	int used = 0;
 	int opt;
-	static const struct option longopts[] = {CLI_COMMON_LONGOPTS};
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS };
 
 	while ((opt = cli_getopt(cli, argc, argv, "+h", longopts)) != -1) {
 		switch (opt) {
@@ -131,7 +132,8 @@ int cmd_help(struct cli *cli, int argc, char **argv)
 		list_commands(stdout, argv[0]);
 		return EXIT_OK;
 	}
-	fprintf(stderr, "slipway: unknown command '%s'; run 'slipway help' for the list\n", argv[0]);
+	fprintf(stderr, "slipway: unknown command '%s'; run 'slipway help' for the list\n",
+		argv[0]);
 	return EXIT_USAGE;
 }
 
@@ -162,10 +164,12 @@ int cli_bad_option(struct cli *cli, char **argv)
 	if (optopt && optopt < 256 && strchr("?:", optopt) == NULL) {
 		/* a short option: unknown, or missing its argument */
 		fprintf(stderr, "slipway: %s option '-%c' for '%s'\n",
-			bad[0] == '-' && bad[1] == optopt && !bad[2] ? "bad or incomplete" : "unknown",
+			bad[0] == '-' && bad[1] == optopt && !bad[2] ? "bad or incomplete"
+								     : "unknown",
 			optopt, name);
 	} else if (bad && !strncmp(bad, "--", 2)) {
-		fprintf(stderr, "slipway: unknown option or missing value '%s' for '%s'\n", bad, name);
+		fprintf(stderr, "slipway: unknown option or missing value '%s' for '%s'\n", bad,
+			name);
 	} else {
 		fprintf(stderr, "slipway: bad option '%s' for '%s'\n", bad ? bad : "?", name);
 	}
@@ -201,11 +205,11 @@ int cli_fail(struct error *err)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"log-level", required_argument, NULL, 'L'},
-		{"version", no_argument, NULL, 'V'},
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
 		CLI_COMMON_LONGOPTS,
 	};
-	struct cli cli = {0};
+	struct cli cli = { 0 };
 	const struct command *c;
 	const char *level = getenv("SLIPWAY_LOG");
 	int used = 0, opt, lvl;
@@ -240,8 +244,9 @@ dispatch:
 	if (level) {
 		lvl = log_level_parse(level);
 		if (lvl < 0) {
-			fprintf(stderr, "slipway: invalid log level '%s': use error, warn, info or "
-					"debug\n",
+			fprintf(stderr,
+				"slipway: invalid log level '%s': use error, warn, info or "
+				"debug\n",
 				level);
 			return EXIT_USAGE;
 		}
@@ -259,8 +264,10 @@ dispatch:
 			bool named = argc > 1 && argv[1][0] != '-';
 
 			if (named)
-				fprintf(stderr, "slipway: unknown command '%s %s'\n", argv[0], argv[1]);
-			fprintf(stderr, "Usage: slipway %s COMMAND [ARG...]\n\nCommands:\n", argv[0]);
+				fprintf(stderr, "slipway: unknown command '%s %s'\n", argv[0],
+					argv[1]);
+			fprintf(stderr, "Usage: slipway %s COMMAND [ARG...]\n\nCommands:\n",
+				argv[0]);
 			list_commands(stderr, argv[0]);
 			return EXIT_USAGE;
 		}

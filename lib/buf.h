@@ -18,7 +18,10 @@ struct buf {
 	size_t max; /* the most bytes len may reach */
 };
 
-#define BUF_INIT(maxbytes) {NULL, 0, 0, (maxbytes)}
+#define BUF_INIT(maxbytes)                                                                         \
+	{                                                                                          \
+		NULL, 0, 0, (maxbytes)                                                             \
+	}
 
 void buf_init(struct buf *b, size_t max);
 /* Frees the data; the buffer can be used again, with the same max. */
@@ -30,7 +33,7 @@ int buf_append(struct buf *b, const void *data, size_t len, struct error **err);
 int buf_puts(struct buf *b, const char *s, struct error **err);
 int buf_putc(struct buf *b, char c, struct error **err);
 int buf_printf(struct buf *b, struct error **err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int buf_vprintf(struct buf *b, struct error **err, const char *fmt, va_list ap);
 
 /* The contents as a C string ("" when empty); borrowed. */

@@ -14,7 +14,7 @@
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1,   /* the work failed: a step failed, a push was refused */
-	EXIT_USAGE = 2,    /* usage or input error: bad flag, bad YAML */
+	EXIT_USAGE = 2,	   /* usage or input error: bad flag, bad YAML */
 	EXIT_INTERNAL = 3, /* internal or system error */
 };
 
@@ -27,11 +27,11 @@ struct error {
 /* Each sets *err (when err is non-NULL and *err is NULL; an existing error is kept, so the
  * first cause wins) and returns -1. The errno variants append ": strerror(errno)". */
 int error_set(struct error **err, int exit_code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int error_setv(struct error **err, int exit_code, const char *fmt, va_list ap);
 int error_errno(struct error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int error_errnum(struct error **err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Input errors: exit 2. */
 int error_usage(struct error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The work failed: exit 1. */

@@ -123,7 +123,8 @@ int mkdir_p(const char *path, mode_t mode, struct error **err)
 		if (errno != EEXIST)
 			return error_errno(err, "create directory '%s'", p);
 		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-			return error_set(err, EXIT_INTERNAL, "'%s' exists and is not a directory", p);
+			return error_set(err, EXIT_INTERNAL, "'%s' exists and is not a directory",
+					 p);
 	}
 	return 0;
 }
@@ -179,7 +180,8 @@ static int rm_entry(struct rm_ctx *c, int dfd, const char *name, int depth)
 	int sub, r;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : error_errno(c->err, "stat '%s' under '%s'", name, c->top);
+		return errno == ENOENT ? 0
+				       : error_errno(c->err, "stat '%s' under '%s'", name, c->top);
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 			return error_errno(c->err, "remove '%s' under '%s'", name, c->top);
@@ -239,7 +241,7 @@ static int rm_dir_contents(struct rm_ctx *c, int dfd, int depth)
 
 int rm_rf(const char *path, struct error **err)
 {
-	struct rm_ctx c = {.top = path, .err = err};
+	struct rm_ctx c = { .top = path, .err = err };
 	struct stat st;
 	int r;
 

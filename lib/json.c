@@ -83,8 +83,8 @@ int json_save_path(const char *path, const json_t *j, bool pretty, int mode, str
 
 int json_print(const json_t *j, struct error **err)
 {
-	if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || putchar('\n') == EOF ||
-	    fflush(stdout) == EOF)
+	if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+	    putchar('\n') == EOF || fflush(stdout) == EOF)
 		return error_errno(err, "write JSON to stdout");
 	return 0;
 }

@@ -24,8 +24,9 @@ void *lazylib_resolve(unsigned index)
 	if (!l->handle) {
 		l->handle = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
 		if (!l->handle) {
-			fprintf(stderr, "slipway: cannot load '%s': %s (is its Debian package "
-					"installed? ./configure --install-deps)\n",
+			fprintf(stderr,
+				"slipway: cannot load '%s': %s (is its Debian package "
+				"installed? ./configure --install-deps)\n",
 				l->soname, dlerror());
 			_exit(3);
 		}

@@ -11,13 +11,13 @@
 
 struct lazylib_lib {
 	const char *soname; /* e.g. "libcurl.so.4" */
-	void *handle;       /* set on first use */
+	void *handle;	    /* set on first use */
 };
 
 struct lazylib_sym {
 	const char *name;
-	unsigned lib;  /* index into lazylib_libs */
-	void **slot;   /* the trampoline's target */
+	unsigned lib; /* index into lazylib_libs */
+	void **slot;  /* the trampoline's target */
 };
 
 /* Called by the generated resolver stub; returns the function's address after storing it in

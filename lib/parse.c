@@ -13,8 +13,9 @@ int parse_size(const char *s, uint64_t *out, struct error **err)
 	uint64_t n = 0, mul = 1;
 
 	if (!isdigit((unsigned char)*p))
-		return error_usage(err, "invalid size '%s': expected a number with an optional unit "
-					"(k, M, G, T), e.g. 64M",
+		return error_usage(err,
+				   "invalid size '%s': expected a number with an optional unit "
+				   "(k, M, G, T), e.g. 64M",
 				   s);
 	while (isdigit((unsigned char)*p)) {
 		if (n > (UINT64_MAX - 9) / 10)
@@ -48,8 +49,8 @@ int parse_size(const char *s, uint64_t *out, struct error **err)
 	case 'B':
 		break;
 	default:
-		return error_usage(err, "invalid size '%s': unknown unit '%s' (use k, M, G or T)", s,
-				   p);
+		return error_usage(err, "invalid size '%s': unknown unit '%s' (use k, M, G or T)",
+				   s, p);
 	}
 	if (mul > 1 && *p == 'i')
 		p++;
@@ -74,7 +75,8 @@ int parse_duration(const char *s, uint64_t *out_ms, struct error **err)
 		uint64_t n = 0, unit;
 
 		if (!isdigit((unsigned char)*p))
-			return error_usage(err, "invalid duration '%s': expected e.g. 30s, 5m, 1h", s);
+			return error_usage(err, "invalid duration '%s': expected e.g. 30s, 5m, 1h",
+					   s);
 		while (isdigit((unsigned char)*p)) {
 			if (n > UINT64_MAX / 100)
 				return error_usage(err, "invalid duration '%s': too large", s);
@@ -94,8 +96,8 @@ int parse_duration(const char *s, uint64_t *out_ms, struct error **err)
 			unit = 3600 * 1000;
 			p++;
 		} else {
-			return error_usage(err, "invalid duration '%s': unknown unit (use ms, s, m or h)",
-					   s);
+			return error_usage(
+			    err, "invalid duration '%s': unknown unit (use ms, s, m or h)", s);
 		}
 		if (n > (UINT64_MAX - total) / unit)
 			return error_usage(err, "invalid duration '%s': too large", s);
@@ -123,7 +125,7 @@ int parse_int(const char *s, int64_t min, int64_t max, int64_t *out, struct erro
 
 void format_size(uint64_t bytes, char *out, size_t outlen)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)bytes;
 	int u = 0;
 

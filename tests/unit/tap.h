@@ -51,16 +51,16 @@ __attribute__((format(printf, 2, 3))) static inline int ok(int cond, const char 
 
 #define is_int(got, want, ...)                                                                     \
 	do {                                                                                       \
-		long long g_ = (long long)(got), w_ = (long long)(want);                            \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
 		if (!ok(g_ == w_, __VA_ARGS__))                                                    \
-			printf("#   got: %lld\n#  want: %lld\n", g_, w_);                              \
+			printf("#   got: %lld\n#  want: %lld\n", g_, w_);                          \
 	} while (0)
 
 #define is_str(got, want, ...)                                                                     \
 	do {                                                                                       \
 		const char *g_ = (got), *w_ = (want);                                              \
 		if (!ok(g_ && w_ ? !strcmp(g_, w_) : g_ == w_, __VA_ARGS__))                       \
-			printf("#   got: '%s'\n#  want: '%s'\n", g_ ? g_ : "(null)",                \
+			printf("#   got: '%s'\n#  want: '%s'\n", g_ ? g_ : "(null)",               \
 			       w_ ? w_ : "(null)");                                                \
 	} while (0)
 
