@@ -216,7 +216,8 @@ static int rm_entry(struct rm_ctx *c, int dfd, const char *name, int depth)
 
 static int rm_dir_contents(struct rm_ctx *c, int dfd, int depth)
 {
-	int fd = dup(dfd);
+	/* A fresh open file description: a dup() would share (and keep) the read position. */
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;
 	int r = 0;
