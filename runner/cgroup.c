@@ -9,10 +9,10 @@
 
 #define PROC_FILE_MAX (1 << 20)
 
-static const char *const ctl_v1[CG_NCTL] = { "cpu",  "cpuacct", "cpuset",  "memory",
-					     "pids", "blkio",	"freezer", "devices" };
-static const char *const ctl_v2[CG_NCTL] = { "cpu",  "cpu", "cpuset", "memory",
-					     "pids", "io",  NULL,     NULL };
+static const char *const ctl_v1[CG_NCTL] = {"cpu",     "cpuacct", "cpuset",  "memory",
+					    "pids",    "blkio",   "freezer", "devices"};
+static const char *const ctl_v2[CG_NCTL] = {"cpu",  "cpu", "cpuset", "memory",
+					    "pids", "io",  NULL,     NULL};
 
 const char *cgroup_mode_name(enum cgroup_mode m)
 {
@@ -108,7 +108,7 @@ int cgroup_host_parse(struct cgroup_host *h, const char *mountinfo, const char *
 		return error_errno(err, "read cgroup mounts");
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-		char *f[6] = { 0 }, *sep, *rest, *fstype, *source, *super, *s2 = NULL;
+		char *f[6] = {0}, *sep, *rest, *fstype, *source, *super, *s2 = NULL;
 		int i = 0;
 
 		sep = strstr(line, " - ");
@@ -138,8 +138,7 @@ int cgroup_host_parse(struct cgroup_host *h, const char *mountinfo, const char *
 			for (int c = 0; c < CG_NCTL; c++) {
 				if (!has_option(super, ctl_v1[c]) || h->ctl[c].mount)
 					continue;
-				place_set(&h->ctl[c], 0, f[4],
-					  self_path(self_cgroup, ctl_v1[c], false));
+				place_set(&h->ctl[c], 0, f[4], self_path(self_cgroup, ctl_v1[c], false));
 				any_v1 = true;
 			}
 		}
@@ -177,8 +176,7 @@ int cgroup_host_parse(struct cgroup_host *h, const char *mountinfo, const char *
 		}
 		/* v2 freezes and kills with cgroup.freeze / cgroup.kill, not a controller. */
 		if (h->mode == CGROUP_V2 && !h->ctl[CG_FREEZER].mount)
-			place_set(&h->ctl[CG_FREEZER], 1, h->unified_mount,
-				  strdup(h->unified_self));
+			place_set(&h->ctl[CG_FREEZER], 1, h->unified_mount, strdup(h->unified_self));
 	}
 	return 0;
 }

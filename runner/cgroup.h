@@ -30,15 +30,15 @@ enum cgroup_ctl {
 
 /* One controller's place on this host. */
 struct cgroup_place {
-	int v2;	     /* 1: the controller lives on the unified hierarchy */
+	int v2;      /* 1: the controller lives on the unified hierarchy */
 	char *mount; /* where its hierarchy is mounted; NULL if the controller is unavailable */
 	char *self;  /* slipway's own cgroup in that hierarchy, e.g. "/user.slice/x" */
 };
 
 struct cgroup_host {
 	enum cgroup_mode mode;
-	char *unified_mount; /* the cgroup2 mount, NULL on pure v1 */
-	char *unified_self;  /* our cgroup on it */
+	char *unified_mount;  /* the cgroup2 mount, NULL on pure v1 */
+	char *unified_self;   /* our cgroup on it */
 	struct cgroup_place ctl[CG_NCTL];
 };
 
