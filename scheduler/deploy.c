@@ -22,10 +22,10 @@ json_t *deploy_payload(const char *repo, const char *commit, const char *branch,
 		       int64_t run_number, const char *image, const char *digest,
 		       const char *status, const char *deploy_name)
 {
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:s?, s:s?, s:s, s:s}", "repo", repo, "commit",
-			 commit, "branch", branch, "tag", tag, "run", (json_int_t)run_number,
-			 "image", image, "image_digest", digest, "status", status, "deploy",
-			 deploy_name);
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:s?, s:s?, s:s, s:s}", "repo", repo,
+			 "commit", commit, "branch", branch, "tag", tag, "run",
+			 (json_int_t)run_number, "image", image, "image_digest", digest, "status",
+			 status, "deploy", deploy_name);
 }
 
 /* Response bodies are not needed: read and drop them (bounded by the timeout). */
@@ -61,8 +61,8 @@ int deploy_webhook_send(const struct deploy_webhook *w, const char *body, size_t
 
 	memset(res, 0, sizeof(*res));
 	if (strncmp(w->url, "http://", 7) && strncmp(w->url, "https://", 8))
-		return error_usage(err, "deploy webhook url '%s' must start with http:// or https://",
-				   w->url);
+		return error_usage(
+		    err, "deploy webhook url '%s' must start with http:// or https://", w->url);
 	c = curl_easy_init();
 	if (!c)
 		return error_set(err, EXIT_INTERNAL, "cannot start an HTTP client");
@@ -114,7 +114,8 @@ int deploy_webhook_send(const struct deploy_webhook *w, const char *body, size_t
 				    errbuf[0] ? errbuf : curl_easy_strerror(rc), res->attempts,
 				    res->attempts == 1 ? "" : "s");
 	if (status < 200 || status >= 300)
-		return error_failed(err, "deploy webhook '%s' answered HTTP %ld (after %d attempt%s)",
+		return error_failed(err,
+				    "deploy webhook '%s' answered HTTP %ld (after %d attempt%s)",
 				    w->url, status, res->attempts, res->attempts == 1 ? "" : "s");
 	return 0;
 }

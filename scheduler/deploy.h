@@ -17,12 +17,12 @@
 #include "lib/error.h"
 
 struct deploy_webhook {
-	const char *url;         /* http:// or https:// */
-	const char *secret;      /* NULL: unsigned */
-	const char *delivery;    /* X-Slipway-Delivery value (e.g. "run-12-staging"), optional */
-	int max_attempts;        /* 0: 5 */
-	uint64_t backoff_ms;     /* first retry delay; doubles each time. 0: 500 ms */
-	uint64_t timeout_ms;     /* per attempt. 0: 30 s */
+	const char *url;      /* http:// or https:// */
+	const char *secret;   /* NULL: unsigned */
+	const char *delivery; /* X-Slipway-Delivery value (e.g. "run-12-staging"), optional */
+	int max_attempts;     /* 0: 5 */
+	uint64_t backoff_ms;  /* first retry delay; doubles each time. 0: 500 ms */
+	uint64_t timeout_ms;  /* per attempt. 0: 30 s */
 };
 
 struct deploy_result {

@@ -13,7 +13,7 @@
 #include "tests/unit/tap.h"
 
 struct receiver {
-	int fail_first;   /* answer this many requests with fail_status */
+	int fail_first; /* answer this many requests with fail_status */
 	int fail_status;
 	int requests;
 	char signature[128];
@@ -58,7 +58,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 int main(void)
 {
-	struct receiver r = {0};
+	struct receiver r = { 0 };
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	struct deploy_result res;
@@ -70,8 +70,8 @@ int main(void)
 	plan_lazy();
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 			     handle, &r, MHD_OPTION_SOCK_ADDR,
-			     &(struct sockaddr_in){.sin_family = AF_INET,
-						   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+			     &(struct sockaddr_in){ .sin_family = AF_INET,
+						    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
 			     MHD_OPTION_END);
 	if (!ok(d != NULL, "receiver started"))
 		return done_testing();
@@ -82,10 +82,10 @@ int main(void)
 			   "127.0.0.1:5000/app:abc", "sha256:feed", "passed", "staging");
 	body = json_dumps(p, JSON_COMPACT);
 	ok(body && strstr(body, "\"run\":7") && strstr(body, "\"image_digest\":\"sha256:feed\"") &&
-		   strstr(body, "\"tag\":null") != NULL,
+	       strstr(body, "\"tag\":null") != NULL,
 	   "payload has the run fields (%s)", body);
 
-	struct deploy_webhook w = {.url = url, .secret = "topsecret", .backoff_ms = 10};
+	struct deploy_webhook w = { .url = url, .secret = "topsecret", .backoff_ms = 10 };
 	is_int(deploy_webhook_send(&w, body, strlen(body), &res, &err), 0, "delivered");
 	is_int(res.http_status, 204, "status recorded");
 	is_int(res.attempts, 1, "one attempt");
