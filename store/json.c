@@ -138,7 +138,7 @@ json_t *run_to_json(const struct run_info *r, bool with_steps, const struct step
 	return obj;
 }
 
-json_t *deploy_to_json(const struct deploy_result *d)
+json_t *deploy_to_json(const struct deploy_record *d)
 {
 	static const char *const keys[] = {
 		"name",        "kind",       "status",      "http_status",

@@ -125,6 +125,8 @@ int store_repo_ensure(struct store *st, const char *name, const char *url, int64
 	switch (sqlite3_step(s)) {
 	case SQLITE_ROW:
 		*id = sqlite3_column_int64(s, 0);
+		if (sqlite3_step(s) != SQLITE_DONE) /* the change commits when it ends */
+			return store_db_error(st, err, "add repo '%s'", name);
 		return 0;
 	case SQLITE_DONE: /* it exists with this url: no row changed, none returned */
 		break;
@@ -465,11 +467,14 @@ int store_run_create(struct store *st, int64_t repo_id, const struct run_spec *s
 			return error_usage(err, "create run: no parent run %lld",
 					   (long long)spec->parent);
 		}
+		sqlite3_reset(par);
 	}
 	sqlite3_bind_int64(num, 1, repo_id);
 	switch (sqlite3_step(num)) {
 	case SQLITE_ROW:
 		n = sqlite3_column_int64(num, 0);
+		/* a statement still stepping would make COMMIT fail */
+		sqlite3_reset(num);
 		break;
 	case SQLITE_DONE:
 		store_rollback(st);

@@ -314,7 +314,7 @@ int store_step_find(struct store *st, int64_t run_id, const char *name, struct s
 
 /* ---- deploy results ---- */
 
-int store_deploy_record(struct store *st, int64_t run_id, const struct deploy_result *d,
+int store_deploy_record(struct store *st, int64_t run_id, const struct deploy_record *d,
 			int64_t *id, struct error **err)
 {
 	cleanup_stmt sqlite3_stmt *s = NULL;
@@ -361,7 +361,7 @@ int store_deploy_record(struct store *st, int64_t run_id, const struct deploy_re
 	return 0;
 }
 
-void deploy_results_free(struct deploy_result *v, size_t n)
+void deploy_records_free(struct deploy_record *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].name);
@@ -370,11 +370,11 @@ void deploy_results_free(struct deploy_result *v, size_t n)
 	free(v);
 }
 
-int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_result **out, size_t *n,
+int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_record **out, size_t *n,
 			 struct error **err)
 {
 	cleanup_stmt sqlite3_stmt *s = NULL;
-	struct deploy_result *v = NULL;
+	struct deploy_record *v = NULL;
 	size_t len = 0, alloc = 0;
 	int rc;
 
@@ -387,16 +387,16 @@ int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_result 
 		return -1;
 	sqlite3_bind_int64(s, 1, run_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct deploy_result *d;
+		struct deploy_record *d;
 		bool oom = false;
 		int v2;
 
 		if (len == alloc) {
 			size_t na = alloc ? alloc * 2 : 8;
-			struct deploy_result *nv = reallocarray(v, na, sizeof(*v));
+			struct deploy_record *nv = reallocarray(v, na, sizeof(*v));
 
 			if (!nv) {
-				deploy_results_free(v, len);
+				deploy_records_free(v, len);
 				return error_errno(err, "read deploys of run %lld",
 						   (long long)run_id);
 			}
@@ -418,13 +418,13 @@ int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_result 
 		d->finished_at = col_time(s, 8);
 		d->error = store_col_text(s, 9, &oom);
 		if (oom) {
-			deploy_results_free(v, len);
+			deploy_records_free(v, len);
 			return error_errnum(err, ENOMEM, "read deploys of run %lld",
 					    (long long)run_id);
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		deploy_results_free(v, len);
+		deploy_records_free(v, len);
 		return store_db_error(st, err, "read deploys of run %lld", (long long)run_id);
 	}
 	*out = v;

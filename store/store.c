@@ -335,7 +335,7 @@ int store_open(const char *data_dir, struct store **out, struct error **err)
 	}
 	if (create_db_file(st->path, err) < 0)
 		goto fail;
-	if (stat(st->path, &sb) < 0) {
+	if (lstat(st->path, &sb) < 0) {
 		error_errno(err, "open database '%s'", st->path);
 		goto fail;
 	}

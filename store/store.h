@@ -284,7 +284,7 @@ int store_logs_read(struct store *st, int64_t run_id, int64_t step_id, int64_t a
 
 /* ---- deploy results ---- */
 
-struct deploy_result {
+struct deploy_record {
 	int64_t id; /* set by store_deploy_record */
 	int64_t run_id;
 	char *name;
@@ -296,11 +296,11 @@ struct deploy_result {
 	char *error; /* NULL when none */
 };
 
-int store_deploy_record(struct store *st, int64_t run_id, const struct deploy_result *d,
+int store_deploy_record(struct store *st, int64_t run_id, const struct deploy_record *d,
 			int64_t *id, struct error **err);
-int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_result **out, size_t *n,
+int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_record **out, size_t *n,
 			 struct error **err);
-void deploy_results_free(struct deploy_result *v, size_t n);
+void deploy_records_free(struct deploy_record *v, size_t n);
 
 /* ---- JSON: the one set of field names of the CLI and the API ----
  *
@@ -316,7 +316,7 @@ json_t *run_to_json(const struct run_info *run, bool with_steps, const struct st
 		    size_t nsteps);
 json_t *step_to_json(const struct step_info *step);
 /* A deploy: name, kind, status, http_status, attempts, started_at, finished_at, error. */
-json_t *deploy_to_json(const struct deploy_result *d);
+json_t *deploy_to_json(const struct deploy_record *d);
 /* Formats ms since the epoch as above into out (at least 25 bytes). */
 void store_format_time(int64_t ms, char *out, size_t outlen);
 
