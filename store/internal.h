@@ -49,7 +49,7 @@ int64_t store_now_ms(void);
 /* Sets *err from the connection's last error: "<what>: <sqlite message>"; returns -1. A
  * corrupt file or one that is not a database names the file. */
 int store_db_error(struct store *st, struct error **err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Prepares sql (a cached statement is not kept: prepares are a few µs). */
 int store_prepare(struct store *st, sqlite3_stmt **stmt, const char *sql, struct error **err);
 /* Runs statements without results. */

@@ -65,9 +65,18 @@ static json_t *build(json_t *obj, const char *const *keys, json_t **vals, size_t
 json_t *step_to_json(const struct step_info *p)
 {
 	static const char *const keys[] = {
-		"name",          "status",        "exit_code",         "oom_killed",
-		"timed_out",     "started_at",    "finished_at",       "memory_peak_bytes",
-		"memory_limit_bytes", "cpu_us",   "io_read_bytes",     "io_write_bytes",
+		"name",
+		"status",
+		"exit_code",
+		"oom_killed",
+		"timed_out",
+		"started_at",
+		"finished_at",
+		"memory_peak_bytes",
+		"memory_limit_bytes",
+		"cpu_us",
+		"io_read_bytes",
+		"io_write_bytes",
 	};
 	json_t *vals[] = {
 		json_string(p->name),
@@ -92,9 +101,9 @@ json_t *run_to_json(const struct run_info *r, bool with_steps, const struct step
 		    size_t nsteps)
 {
 	static const char *const keys[] = {
-		"id",         "repo",        "number",      "commit",      "branch",
-		"tag",        "event",       "trigger",     "status",      "parent",
-		"queued_at",  "started_at",  "finished_at", "duration_ms", "image_digest",
+		"id",	     "repo",	   "number",	  "commit",	 "branch",
+		"tag",	     "event",	   "trigger",	  "status",	 "parent",
+		"queued_at", "started_at", "finished_at", "duration_ms", "image_digest",
 	};
 	int64_t duration = -1;
 	json_t *obj, *arr;
@@ -141,8 +150,8 @@ json_t *run_to_json(const struct run_info *r, bool with_steps, const struct step
 json_t *deploy_to_json(const struct deploy_record *d)
 {
 	static const char *const keys[] = {
-		"name",        "kind",       "status",      "http_status",
-		"attempts",    "started_at", "finished_at", "error",
+		"name",	    "kind",	  "status",	 "http_status",
+		"attempts", "started_at", "finished_at", "error",
 	};
 	json_t *vals[] = {
 		json_string(d->name ? d->name : ""),

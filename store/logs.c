@@ -133,8 +133,8 @@ static struct log_quota *quota_get(struct store *st, int64_t run_id, int64_t ste
 				   "run_id = ?1",
 				   err);
 	else
-		rc = store_prepare(st, &s, "SELECT log_bytes, log_truncated FROM runs WHERE id = ?1",
-				   err);
+		rc = store_prepare(st, &s,
+				   "SELECT log_bytes, log_truncated FROM runs WHERE id = ?1", err);
 	if (rc < 0)
 		return NULL;
 	sqlite3_bind_int64(s, 1, run_id);
@@ -143,8 +143,8 @@ static struct log_quota *quota_get(struct store *st, int64_t run_id, int64_t ste
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		if (step_id)
-			error_usage(err, "log: run %lld has no step with id %lld", (long long)run_id,
-				    (long long)step_id);
+			error_usage(err, "log: run %lld has no step with id %lld",
+				    (long long)run_id, (long long)step_id);
 		else
 			error_usage(err, "log: no run with id %lld", (long long)run_id);
 		return NULL;
@@ -289,8 +289,10 @@ static int write_pending(struct store *st, struct error **err)
 			  "VALUES (?1, ?2, ?3, ?4, ?5)",
 			  err) < 0 ||
 	    store_prepare(st, &step,
-			  "UPDATE steps SET log_bytes = ?1, log_truncated = ?2 WHERE id = ?3", err) < 0 ||
-	    store_prepare(st, &run, "UPDATE runs SET log_bytes = ?1, log_truncated = ?2 WHERE id = ?3",
+			  "UPDATE steps SET log_bytes = ?1, log_truncated = ?2 WHERE id = ?3",
+			  err) < 0 ||
+	    store_prepare(st, &run,
+			  "UPDATE runs SET log_bytes = ?1, log_truncated = ?2 WHERE id = ?3",
 			  err) < 0)
 		return -1;
 	for (size_t i = 0; i < st->npending; i++) {
@@ -379,8 +381,8 @@ int store_logs_read(struct store *st, int64_t run_id, int64_t step_id, int64_t a
 		struct log_line line = {
 			.id = sqlite3_column_int64(s, 0),
 			.step_id = sqlite3_column_type(s, 1) == SQLITE_NULL
-					   ? 0
-					   : sqlite3_column_int64(s, 1),
+				       ? 0
+				       : sqlite3_column_int64(s, 1),
 			.t_ms = sqlite3_column_int64(s, 2),
 			.stream = stream >= 0 && stream <= LOG_SYSTEM ? (enum log_stream)stream
 								      : LOG_SYSTEM,

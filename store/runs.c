@@ -13,9 +13,8 @@
 #include "store/internal.h"
 
 static const char *const run_status_names[] = {
-	[RUN_QUEUED] = "queued",       [RUN_RUNNING] = "running",
-	[RUN_PASSED] = "passed",       [RUN_FAILED] = "failed",
-	[RUN_ERROR] = "error",         [RUN_CANCELLED] = "cancelled",
+	[RUN_QUEUED] = "queued",	   [RUN_RUNNING] = "running", [RUN_PASSED] = "passed",
+	[RUN_FAILED] = "failed",	   [RUN_ERROR] = "error",     [RUN_CANCELLED] = "cancelled",
 	[RUN_INTERRUPTED] = "interrupted",
 };
 
@@ -205,8 +204,8 @@ void repo_info_free(struct repo_info *r)
 /* ---- reading runs ---- */
 
 #define RUN_COLS                                                                                   \
-	"r.id, r.repo_id, p.name, r.number, r.commit_hash, r.branch, r.tag, r.event, "            \
-	"r.trigger_kind, r.status, r.parent_id, r.queued_at, r.started_at, r.finished_at, "       \
+	"r.id, r.repo_id, p.name, r.number, r.commit_hash, r.branch, r.tag, r.event, "             \
+	"r.trigger_kind, r.status, r.parent_id, r.queued_at, r.started_at, r.finished_at, "        \
 	"r.image_digest, r.owner_pid, r.owner_start, r.error"
 #define RUN_FROM " FROM runs r JOIN repos p ON p.id = r.repo_id "
 
@@ -216,8 +215,7 @@ static int64_t col_time(sqlite3_stmt *s, int i)
 }
 
 /* Fills r from a row of RUN_COLS (and the pipeline in column 18 when with_pipeline). */
-static int read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline,
-			struct error **err)
+static int read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline, struct error **err)
 {
 	bool oom = false;
 	int status;
@@ -281,8 +279,7 @@ void run_infos_free(struct run_info *v, size_t n)
 }
 
 /* Runs the prepared single-run query; *out = NULL when no row. */
-static int get_one_run(struct store *st, sqlite3_stmt *s, struct run_info **out,
-		       struct error **err)
+static int get_one_run(struct store *st, sqlite3_stmt *s, struct run_info **out, struct error **err)
 {
 	struct run_info *r;
 	int rc = sqlite3_step(s);
@@ -583,8 +580,7 @@ int store_run_set_status(struct store *st, int64_t id, enum run_status status,
 			 (const char *)sqlite3_column_text(q, 0), name);
 }
 
-int store_run_set_image_digest(struct store *st, int64_t id, const char *digest,
-			       struct error **err)
+int store_run_set_image_digest(struct store *st, int64_t id, const char *digest, struct error **err)
 {
 	cleanup_stmt sqlite3_stmt *s = NULL;
 
@@ -675,8 +671,7 @@ static int mark_interrupted(struct store *st, const struct dead_run *d, struct e
 	cleanup_stmt sqlite3_stmt *steps = NULL;
 	cleanup_stmt sqlite3_stmt *line = NULL;
 
-	snprintf(msg, sizeof(msg), "the process running it (pid %lld) is gone",
-		 (long long)d->pid);
+	snprintf(msg, sizeof(msg), "the process running it (pid %lld) is gone", (long long)d->pid);
 	if (store_prepare(st, &run,
 			  "UPDATE runs SET status = 'interrupted', finished_at = ?1, "
 			  "error = COALESCE(error, ?2) WHERE id = ?3 AND status IN ('queued', "

@@ -7,10 +7,10 @@
 #include "store/internal.h"
 
 static const char *const step_status_names[] = {
-	[STEP_PENDING] = "pending",     [STEP_RUNNING] = "running",
-	[STEP_PASSED] = "passed",       [STEP_FAILED] = "failed",
-	[STEP_SKIPPED] = "skipped",     [STEP_CANCELLED] = "cancelled",
-	[STEP_ERROR] = "error",         [STEP_INTERRUPTED] = "interrupted",
+	[STEP_PENDING] = "pending", [STEP_RUNNING] = "running",
+	[STEP_PASSED] = "passed",   [STEP_FAILED] = "failed",
+	[STEP_SKIPPED] = "skipped", [STEP_CANCELLED] = "cancelled",
+	[STEP_ERROR] = "error",	    [STEP_INTERRUPTED] = "interrupted",
 };
 static const char *const step_kind_names[] = {
 	[STEP_KIND_STEP] = "step",
@@ -98,8 +98,10 @@ int store_step_create(struct store *st, int64_t run_id, const char *name, enum s
 	const char *k = step_kind_name(kind);
 
 	if (!valid_step_name(name))
-		return error_usage(err, "step name '%s': 1-128 bytes without '/' or control "
-				   "characters", name ? name : "");
+		return error_usage(err,
+				   "step name '%s': 1-128 bytes without '/' or control "
+				   "characters",
+				   name ? name : "");
 	if (!k)
 		return error_set(err, EXIT_INTERNAL, "step '%s': bad kind %d", name, (int)kind);
 	if (store_prepare(st, &s,
@@ -184,7 +186,7 @@ int store_step_update(struct store *st, int64_t step_id, const struct step_resul
 }
 
 #define STEP_COLS                                                                                  \
-	"id, run_id, name, kind, status, exit_code, oom_killed, timed_out, started_at, "          \
+	"id, run_id, name, kind, status, exit_code, oom_killed, timed_out, started_at, "           \
 	"finished_at, memory_peak_bytes, memory_limit_bytes, cpu_us, io_read_bytes, "              \
 	"io_write_bytes, log_bytes, log_truncated"
 
@@ -260,7 +262,8 @@ int store_steps_of_run(struct store *st, int64_t run_id, struct step_info **out,
 
 			if (!nv) {
 				step_infos_free(v, len);
-				return error_errno(err, "read steps of run %lld", (long long)run_id);
+				return error_errno(err, "read steps of run %lld",
+						   (long long)run_id);
 			}
 			v = nv;
 			alloc = na;
@@ -323,8 +326,10 @@ int store_deploy_record(struct store *st, int64_t run_id, const struct deploy_re
 	const char *status = step_status_name(d->status);
 
 	if (!valid_step_name(d->name))
-		return error_usage(err, "deploy name '%s': 1-128 bytes without '/' or control "
-				   "characters", d->name ? d->name : "");
+		return error_usage(err,
+				   "deploy name '%s': 1-128 bytes without '/' or control "
+				   "characters",
+				   d->name ? d->name : "");
 	if (!kind || !status || d->http_status < 0 || d->http_status > 999 || d->attempts < 0)
 		return error_set(err, EXIT_INTERNAL, "deploy '%s': bad kind, status or counts",
 				 d->name);
@@ -380,10 +385,11 @@ int store_deploys_of_run(struct store *st, int64_t run_id, struct deploy_record 
 
 	*out = NULL;
 	*n = 0;
-	if (store_prepare(st, &s,
-			  "SELECT id, run_id, name, kind, status, http_status, attempts, started_at, "
-			  "finished_at, error FROM deploys WHERE run_id = ?1 ORDER BY id",
-			  err) < 0)
+	if (store_prepare(
+		st, &s,
+		"SELECT id, run_id, name, kind, status, http_status, attempts, started_at, "
+		"finished_at, error FROM deploys WHERE run_id = ?1 ORDER BY id",
+		err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, run_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

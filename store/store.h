@@ -115,21 +115,21 @@ void repo_info_free(struct repo_info *r);
 struct run_info {
 	int64_t id;
 	int64_t repo_id;
-	char *repo; /* the repo's name */
+	char *repo;	/* the repo's name */
 	int64_t number; /* 1, 2, ... per repo */
-	char *commit;   /* full hex object id */
-	char *branch;   /* NULL when none */
-	char *tag;      /* NULL when none */
-	char *event;    /* push, tag, manual, rerun, ... */
-	char *trigger;  /* push, manual, rerun, webhook, poll, ... */
+	char *commit;	/* full hex object id */
+	char *branch;	/* NULL when none */
+	char *tag;	/* NULL when none */
+	char *event;	/* push, tag, manual, rerun, ... */
+	char *trigger;	/* push, manual, rerun, webhook, poll, ... */
 	enum run_status status;
 	int64_t parent; /* the run this one reruns, 0 when none */
 	int64_t queued_at, started_at, finished_at;
-	char *image_digest; /* NULL until the image is built */
-	char *pipeline;     /* the .slipway.yml text; only from store_run_get/find, else NULL */
-	pid_t owner_pid;    /* the process running it, 0 when none */
+	char *image_digest;  /* NULL until the image is built */
+	char *pipeline;	     /* the .slipway.yml text; only from store_run_get/find, else NULL */
+	pid_t owner_pid;     /* the process running it, 0 when none */
 	int64_t owner_start; /* that process's start time, /proc/PID/stat field 22 */
-	char *error;         /* why it errored or was interrupted, NULL when none */
+	char *error;	     /* why it errored or was interrupted, NULL when none */
 };
 
 struct run_spec {
@@ -138,7 +138,7 @@ struct run_spec {
 	const char *tag;      /* optional */
 	const char *event;    /* required: [a-z_]{1,32} */
 	const char *trigger;  /* required: [a-z_]{1,32} */
-	int64_t parent;       /* 0, or the id of an existing run */
+	int64_t parent;	      /* 0, or the id of an existing run */
 	const char *pipeline; /* optional, at most STORE_PIPELINE_MAX bytes */
 };
 
@@ -189,10 +189,10 @@ struct step_info {
 	int64_t started_at, finished_at;
 	int64_t memory_peak_bytes;  /* -1 unknown */
 	int64_t memory_limit_bytes; /* -1 no limit */
-	int64_t cpu_us;             /* -1 unknown */
-	int64_t io_read_bytes;      /* -1 unknown */
-	int64_t io_write_bytes;     /* -1 unknown */
-	int64_t log_bytes;          /* bytes of log kept */
+	int64_t cpu_us;		    /* -1 unknown */
+	int64_t io_read_bytes;	    /* -1 unknown */
+	int64_t io_write_bytes;	    /* -1 unknown */
+	int64_t log_bytes;	    /* bytes of log kept */
 	bool log_truncated;
 };
 
@@ -211,9 +211,13 @@ struct step_result {
 };
 /* A step_result that changes nothing but the status. */
 #define STEP_RESULT_INIT(st)                                                                       \
-	((struct step_result){.status = (st), .exit_code = -1, .memory_peak_bytes = -1,             \
-			      .memory_limit_bytes = -1, .cpu_us = -1, .io_read_bytes = -1,          \
-			      .io_write_bytes = -1})
+	((struct step_result){ .status = (st),                                                     \
+			       .exit_code = -1,                                                    \
+			       .memory_peak_bytes = -1,                                            \
+			       .memory_limit_bytes = -1,                                           \
+			       .cpu_us = -1,                                                       \
+			       .io_read_bytes = -1,                                                \
+			       .io_write_bytes = -1 })
 
 /* A pending step of the run; name 1-128 bytes of printable ASCII, unique per run and kind. */
 int store_step_create(struct store *st, int64_t run_id, const char *name, enum step_kind kind,
@@ -241,16 +245,16 @@ void step_infos_free(struct step_info *v, size_t n);
  * step's last chunk while it is under 4 KiB (rewriting at most 4 KiB) and otherwise starts a
  * new one, so appends stay cheap and a step has few rows. */
 struct timeline_sample {
-	int64_t t_ms;         /* since the step started */
+	int64_t t_ms;	      /* since the step started */
 	int64_t memory_bytes; /* in use */
-	int64_t cpu_us;       /* cumulative CPU time */
+	int64_t cpu_us;	      /* cumulative CPU time */
 };
 
 int store_timeline_append(struct store *st, int64_t step_id, const struct timeline_sample *v,
 			  size_t n, struct error **err);
 /* All samples of the step in order; caller frees *out (NULL when none). */
-int store_timeline_read(struct store *st, int64_t step_id, struct timeline_sample **out,
-			size_t *n, struct error **err);
+int store_timeline_read(struct store *st, int64_t step_id, struct timeline_sample **out, size_t *n,
+			struct error **err);
 
 /* ---- logs ----
  *
@@ -290,7 +294,7 @@ struct deploy_record {
 	char *name;
 	enum deploy_kind kind;
 	enum step_status status; /* passed, failed, error, skipped, cancelled */
-	int http_status;         /* 0 when none (command deploys, no answer) */
+	int http_status;	 /* 0 when none (command deploys, no answer) */
 	int attempts;
 	int64_t started_at, finished_at;
 	char *error; /* NULL when none */

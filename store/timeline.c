@@ -53,10 +53,11 @@ int timeline_encode(const struct timeline_sample *v, size_t n, struct timeline_s
 		    struct buf *out, struct error **err)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (put_varint(out, (int64_t)((uint64_t)v[i].t_ms - (uint64_t)prev->t_ms), err) < 0 ||
-		    put_varint(out,
-			       (int64_t)((uint64_t)v[i].memory_bytes - (uint64_t)prev->memory_bytes),
-			       err) < 0 ||
+		if (put_varint(out, (int64_t)((uint64_t)v[i].t_ms - (uint64_t)prev->t_ms), err) <
+			0 ||
+		    put_varint(
+			out, (int64_t)((uint64_t)v[i].memory_bytes - (uint64_t)prev->memory_bytes),
+			err) < 0 ||
 		    put_varint(out, (int64_t)((uint64_t)v[i].cpu_us - (uint64_t)prev->cpu_us),
 			       err) < 0)
 			return -1;
@@ -103,7 +104,7 @@ int store_timeline_append(struct store *st, int64_t step_id, const struct timeli
 	cleanup_stmt sqlite3_stmt *last = NULL;
 	cleanup_stmt sqlite3_stmt *put = NULL;
 	struct buf data;
-	struct timeline_sample prev = {0};
+	struct timeline_sample prev = { 0 };
 	int64_t chunk_id = -1, count = 0;
 	int rc;
 
@@ -117,7 +118,8 @@ int store_timeline_append(struct store *st, int64_t step_id, const struct timeli
 	for (size_t i = 0; i < n; i++)
 		if (v[i].t_ms < 0 || v[i].memory_bytes < 0 || v[i].cpu_us < 0)
 			return error_set(err, EXIT_INTERNAL,
-					 "timeline of step %lld: negative sample", (long long)step_id);
+					 "timeline of step %lld: negative sample",
+					 (long long)step_id);
 	if (store_prepare(st, &last,
 			  "SELECT id, n_samples, last_t, last_memory, last_cpu, data "
 			  "FROM timeline_chunks WHERE step_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -181,8 +183,8 @@ out:
 	return -1;
 }
 
-int store_timeline_read(struct store *st, int64_t step_id, struct timeline_sample **out,
-			size_t *n, struct error **err)
+int store_timeline_read(struct store *st, int64_t step_id, struct timeline_sample **out, size_t *n,
+			struct error **err)
 {
 	cleanup_stmt sqlite3_stmt *s = NULL;
 	struct timeline_sample *v = NULL;
@@ -191,21 +193,22 @@ int store_timeline_read(struct store *st, int64_t step_id, struct timeline_sampl
 
 	*out = NULL;
 	*n = 0;
-	if (store_prepare(st, &s,
-			  "SELECT n_samples, data FROM timeline_chunks WHERE step_id = ?1 ORDER BY id",
-			  err) < 0)
+	if (store_prepare(
+		st, &s,
+		"SELECT n_samples, data FROM timeline_chunks WHERE step_id = ?1 ORDER BY id",
+		err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, step_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct timeline_sample prev = {0};
+		struct timeline_sample prev = { 0 };
 		int64_t count = sqlite3_column_int64(s, 0);
 		const uint8_t *blob = sqlite3_column_blob(s, 1);
 		size_t bytes = (size_t)sqlite3_column_bytes(s, 1);
 
 		if (count < 0 || (uint64_t)count * 3 > bytes) {
 			free(v);
-			return error_set(err, EXIT_INTERNAL,
-					 "timeline of step %lld: damaged chunk", (long long)step_id);
+			return error_set(err, EXIT_INTERNAL, "timeline of step %lld: damaged chunk",
+					 (long long)step_id);
 		}
 		if (timeline_decode(blob, bytes, (size_t)count, &prev, &v, &len, &alloc, err) < 0) {
 			free(v);

@@ -35,6 +35,23 @@ static void rmdir_all(char *dir)
 	free(dir);
 }
 
+/* Child processes are this program run again (fork + exec): they start with no SQLite state
+ * of ours, as a separate executor process does. */
+static const char *self;
+
+static pid_t spawn(char *const args[])
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(self, args);
+		_exit(127);
+	}
+	return pid;
+}
+
 static struct store *open_store(const char *dir)
 {
 	struct store *st = NULL;
@@ -103,7 +120,7 @@ static void test_read_back(const char *dir)
 {
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = {0};
+	struct lines c = { 0 };
 	int64_t repo = 0, run = 0, a = 0, b = 0;
 
 	store_repo_ensure(st, "app", "", &repo, &err);
@@ -119,12 +136,14 @@ static void test_read_back(const char *dir)
 	ok(store_logs_read(st, run, -1, 0, collect, &c, &err) == 0 && c.n == 0,
 	   "nothing is seen before a flush");
 	ok(store_log_flush(st, &err) == 0, "flush");
-	ok(store_logs_read(st, run, -1, 0, collect, &c, &err) == 5 && c.n == 5, "five lines in all");
+	ok(store_logs_read(st, run, -1, 0, collect, &c, &err) == 5 && c.n == 5,
+	   "five lines in all");
 	is_str(c.text[0], "checking out", "in order: 1");
 	is_str(c.text[1], "a says hello", "in order: 2");
 	is_str(c.text[2], "b complains", "in order: 3");
 	ok(c.ids[0] < c.ids[1] && c.ids[1] < c.ids[2] && c.ids[3] < c.ids[4], "ids increase");
-	ok(c.steps[0] == 0 && c.steps[1] == a && c.steps[2] == b, "with their step (0 for the run)");
+	ok(c.steps[0] == 0 && c.steps[1] == a && c.steps[2] == b,
+	   "with their step (0 for the run)");
 	ok(c.streams[0] == LOG_SYSTEM && c.streams[1] == LOG_STDOUT && c.streams[2] == LOG_STDERR,
 	   "and stream");
 	ok(c.t[0] == 1000 && c.t[3] == 1003 && c.t[4] > 1000000, "and time (0 means now)");
@@ -146,10 +165,11 @@ static void test_read_back(const char *dir)
 	lines_free(&c);
 
 	ok(store_log_append(st, run, 424242, 0, LOG_STDOUT, "x", 1, &err) < 0 &&
-		   strstr(err->msg, "no step with id 424242"),
+	       strstr(err->msg, "no step with id 424242"),
 	   "a line of an unknown step is refused: %s", err ? err->msg : "");
 	error_clear(&err);
-	ok(store_log_append(st, 424242, 0, 0, LOG_STDOUT, "x", 1, &err) < 0, "or of an unknown run");
+	ok(store_log_append(st, 424242, 0, 0, LOG_STDOUT, "x", 1, &err) < 0,
+	   "or of an unknown run");
 	error_clear(&err);
 	ok(store_log_append(st, run, a, 0, (enum log_stream)7, "x", 1, &err) < 0,
 	   "or with a bad stream");
@@ -176,7 +196,7 @@ static void test_read_back(const char *dir)
 	c.stop_after = 0;
 	store_logs_read(st, run, b, 0, collect, &c, &err);
 	ok(c.n >= 1 && strlen(c.text[c.n - 1]) == 65536 + strlen(" [line cut at 64 KiB]") &&
-		   strstr(c.text[c.n - 1], "xxx [line cut at 64 KiB]"),
+	       strstr(c.text[c.n - 1], "xxx [line cut at 64 KiB]"),
 	   "is kept cut at 64 KiB with a mark");
 	lines_free(&c);
 	store_close(st);
@@ -186,7 +206,7 @@ static void test_cap(const char *dir)
 {
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = {0};
+	struct lines c = { 0 };
 	struct step_info *one = NULL;
 	int64_t repo = 0, run = 0, a = 0, b = 0;
 	char line[32];
@@ -211,12 +231,12 @@ static void test_cap(const char *dir)
 	kept = (int)c.n - 1;
 	is_str(c.n > 49 ? c.text[49] : NULL, "line 049 of step a.", "the last kept line");
 	ok(c.n == 51 && c.streams[50] == LOG_SYSTEM &&
-		   !strcmp(c.text[50], "[slipway] log truncated: this output passed the 1000 B cap; "
-				       "later lines are not kept"),
+	       !strcmp(c.text[50], "[slipway] log truncated: this output passed the 1000 B cap; "
+				   "later lines are not kept"),
 	   "the notice is a system line: %s", c.n == 51 ? c.text[50] : "");
 	lines_free(&c);
 	ok(store_step_find(st, run, "a", &one, &err) == 0 && one && one->log_truncated &&
-		   one->log_bytes == kept * 20,
+	       one->log_bytes == kept * 20,
 	   "the step records its log size and truncation");
 	step_info_free(one);
 	is_int(store_logs_read(st, run, b, 0, collect, &c, &err), 1, "another step is not capped");
@@ -239,10 +259,10 @@ static void test_durable_flush(const char *dir)
 {
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = {0};
+	struct lines c = { 0 };
 	int64_t repo = 0, run = 0, step = 0;
 	int ready[2], status = 0;
-	char x;
+	char x, run_s[32], step_s[32], fd[16];
 	pid_t pid;
 
 	store_repo_ensure(st, "durable", "", &repo, &err);
@@ -251,30 +271,11 @@ static void test_durable_flush(const char *dir)
 	store_close(st);
 	if (pipe(ready) < 0)
 		exit(1);
-	pid = fork();
-	if (pid == 0) {
-		struct store *cst = NULL;
-		struct error *cerr = NULL;
-		char line[64];
-
-		close(ready[0]);
-		if (store_open(dir, &cst, &cerr) < 0)
-			_exit(2);
-		for (int i = 0; i < 50; i++) {
-			snprintf(line, sizeof(line), "flushed %d", i);
-			if (store_log_append(cst, run, step, 0, LOG_STDOUT, line, strlen(line),
-					     &cerr) < 0)
-				_exit(3);
-		}
-		if (store_log_flush(cst, &cerr) < 0)
-			_exit(4);
-		/* and some that are only buffered when the kill comes */
-		store_log_append(cst, run, step, 0, LOG_STDOUT, "buffered", 8, &cerr);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(5);
-		pause();
-		_exit(6);
-	}
+	snprintf(run_s, sizeof(run_s), "%lld", (long long)run);
+	snprintf(step_s, sizeof(step_s), "%lld", (long long)step);
+	snprintf(fd, sizeof(fd), "%d", ready[1]);
+	pid =
+	    spawn((char *const[]){ (char *)self, "append", (char *)dir, run_s, step_s, fd, NULL });
 	close(ready[1]);
 	ok(read(ready[0], &x, 1) == 1, "the child appended and flushed 50 lines");
 	close(ready[0]);
@@ -304,7 +305,7 @@ static void measure_rate(const char *dir)
 	struct error *err = NULL;
 	int64_t repo = 0, run = 0, step = 0;
 	struct timespec t0;
-	int n = 100000, done = 0;
+	int n = 30000, done = 0;
 	char line[100];
 	double s;
 
@@ -313,8 +314,9 @@ static void measure_rate(const char *dir)
 	store_step_create(st, run, "s", STEP_KIND_STEP, &step, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < n; i++) {
-		int len = snprintf(line, sizeof(line),
-				   "make[2]: compiling src/module%05d.c -> build/module%05d.o", i, i);
+		int len =
+		    snprintf(line, sizeof(line),
+			     "make[2]: compiling src/module%05d.c -> build/module%05d.o", i, i);
 
 		if (store_log_append(st, run, step, 0, LOG_STDOUT, line, (size_t)len, &err) < 0)
 			break;
@@ -328,10 +330,38 @@ static void measure_rate(const char *dir)
 	store_close(st);
 }
 
-int main(void)
+/* The child: appends and flushes 50 lines, buffers one more, says so on fd, waits to be
+ * killed. */
+static int child_append(char **argv)
+{
+	struct store *st = NULL;
+	struct error *err = NULL;
+	int64_t run = strtoll(argv[3], NULL, 10), step = strtoll(argv[4], NULL, 10);
+	char line[64];
+
+	if (store_open(argv[2], &st, &err) < 0)
+		return 2;
+	for (int i = 0; i < 50; i++) {
+		snprintf(line, sizeof(line), "flushed %d", i);
+		if (store_log_append(st, run, step, 0, LOG_STDOUT, line, strlen(line), &err) < 0)
+			return 3;
+	}
+	if (store_log_flush(st, &err) < 0)
+		return 4;
+	store_log_append(st, run, step, 0, LOG_STDOUT, "buffered", 8, &err);
+	if (write(atoi(argv[5]), "x", 1) != 1)
+		return 5;
+	pause();
+	return 6;
+}
+
+int main(int argc, char **argv)
 {
 	char *dir;
 
+	if (argc == 6 && !strcmp(argv[1], "append"))
+		return child_append(argv);
+	self = argv[0];
 	plan_lazy();
 	dir = tmpdir();
 	test_read_back(dir);

@@ -35,6 +35,23 @@ static void rmdir_all(char *dir)
 	free(dir);
 }
 
+/* Child processes are this program run again (fork + exec): they start with no SQLite state
+ * of ours, as separate slipway processes do. */
+static const char *self;
+
+static pid_t spawn(char *const args[])
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(self, args);
+		_exit(127);
+	}
+	return pid;
+}
+
 static struct store *open_store(const char *dir)
 {
 	struct store *st = NULL;
@@ -76,7 +93,7 @@ static void test_repos(struct store *st)
 	ok(store_repo_ensure(st, "team/app", "https://git.example/app.git", &a, &err) == 0 && a > 0,
 	   "a repo is created");
 	ok(store_repo_ensure(st, "team/app", "https://git.example/app.git", &a2, &err) == 0 &&
-		   a2 == a,
+	       a2 == a,
 	   "ensuring it again gives the same id");
 	ok(store_repo_ensure(st, "team/app", "/srv/app", &a2, &err) == 0 && a2 == a,
 	   "a new url keeps the id");
@@ -92,11 +109,11 @@ static void test_repos(struct store *st)
 	ok(store_repo_get(st, "nope", &r, &err) == 0 && !r, "an unknown repo reads as none");
 	ok(store_repo_ensure(st, "other", NULL, &b, &err) == 0 && b != a, "a second repo");
 
-	static const char *const bad[] = {"", "../x", ".hidden", "/abs", "a b", "a\nb", "-x",
-					  "x..y"};
+	static const char *const bad[] = { "",	  "../x", ".hidden", "/abs",
+					   "a b", "a\nb", "-x",	     "x..y" };
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		ok(store_repo_ensure(st, bad[i], "", &b, &err) < 0 && err &&
-			   err->exit_code == EXIT_USAGE,
+		       err->exit_code == EXIT_USAGE,
 		   "repo name #%zu is refused", i);
 		error_clear(&err);
 	}
@@ -114,7 +131,8 @@ static void test_numbers_and_status(struct store *st)
 	store_repo_ensure(st, "team/app", "", &app, &err);
 	store_repo_ensure(st, "other", "", &other, &err);
 	ok(store_run_create(st, app, &sp, &id1, &n, &err) == 0 && n == 1, "first run of app is #1");
-	ok(store_run_create(st, app, &sp, &id2, &n, &err) == 0 && n == 2, "second run of app is #2");
+	ok(store_run_create(st, app, &sp, &id2, &n, &err) == 0 && n == 2,
+	   "second run of app is #2");
 	ok(store_run_create(st, other, &sp, &id3, &n, &err) == 0 && n == 1,
 	   "first run of another repo is #1");
 	ok(id1 < id2 && id2 < id3, "ids grow across repos");
@@ -141,11 +159,14 @@ static void test_numbers_and_status(struct store *st)
 	store_run_get(st, id1, &r, &err);
 	ok(r && r->started_at >= before && r->finished_at == 0, "sets started_at only");
 	run_info_free(r);
-	ok(store_run_set_image_digest(st, id1, "sha256:" "0123456789abcdef0123456789abcdef"
-						"0123456789abcdef0123456789abcdef",
+	ok(store_run_set_image_digest(st, id1,
+				      "sha256:"
+				      "0123456789abcdef0123456789abcdef"
+				      "0123456789abcdef0123456789abcdef",
 				      &err) == 0,
 	   "the image digest is recorded");
-	ok(store_run_set_image_digest(st, id1, "sha256:nothex", &err) < 0, "a bad digest is refused");
+	ok(store_run_set_image_digest(st, id1, "sha256:nothex", &err) < 0,
+	   "a bad digest is refused");
 	error_clear(&err);
 	ok(store_run_set_status(st, id1, RUN_FAILED, "step 'test' failed", &err) == 0,
 	   "running -> failed");
@@ -156,14 +177,17 @@ static void test_numbers_and_status(struct store *st)
 	run_info_free(r);
 	ok(store_run_set_status(st, id1, RUN_FAILED, NULL, &err) == 0,
 	   "repeating the final status is harmless");
-	ok(store_run_set_status(st, id1, RUN_PASSED, NULL, &err) < 0, "failed -> passed is refused");
+	ok(store_run_set_status(st, id1, RUN_PASSED, NULL, &err) < 0,
+	   "failed -> passed is refused");
 	ok(err && strstr(err->msg, "is failed: it cannot become passed"), "saying why: %s",
 	   err ? err->msg : "");
 	error_clear(&err);
-	ok(store_run_set_status(st, id1, RUN_RUNNING, NULL, &err) < 0, "failed -> running is refused");
+	ok(store_run_set_status(st, id1, RUN_RUNNING, NULL, &err) < 0,
+	   "failed -> running is refused");
 	error_clear(&err);
 	store_run_set_status(st, id2, RUN_RUNNING, NULL, &err);
-	ok(store_run_set_status(st, id2, RUN_QUEUED, NULL, &err) < 0, "running -> queued is refused");
+	ok(store_run_set_status(st, id2, RUN_QUEUED, NULL, &err) < 0,
+	   "running -> queued is refused");
 	error_clear(&err);
 	ok(store_run_set_status(st, id3, RUN_CANCELLED, NULL, &err) == 0,
 	   "queued -> cancelled (never started)");
@@ -171,7 +195,7 @@ static void test_numbers_and_status(struct store *st)
 	ok(r && r->started_at == 0 && r->finished_at > 0, "finished without a start time");
 	run_info_free(r);
 	ok(store_run_set_status(st, 999999, RUN_RUNNING, NULL, &err) < 0 && err &&
-		   strstr(err->msg, "no run with id 999999"),
+	       strstr(err->msg, "no run with id 999999"),
 	   "an unknown run is an error");
 	error_clear(&err);
 
@@ -221,13 +245,14 @@ static void test_find_and_list(struct store *st)
 	ok(store_run_find(st, ref, &r, &err) == 0 && r && r->number == 2, "find by numeric id");
 	run_info_free(r);
 	r = NULL;
-	static const char *const bad[] = {"team/app#", "#3", "team/app", "app#x", "", "12a"};
+	static const char *const bad[] = { "team/app#", "#3", "team/app", "app#x", "", "12a" };
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		ok(store_run_find(st, bad[i], &r, &err) < 0 && !r && err->exit_code == EXIT_USAGE,
 		   "'%s' is refused: %s", bad[i], err ? err->msg : "");
 		error_clear(&err);
 	}
-	ok(store_run_find(st, "team/app#99", &r, &err) < 0 && strstr(err->msg, "no run 'team/app#99'"),
+	ok(store_run_find(st, "team/app#99", &r, &err) < 0 &&
+	       strstr(err->msg, "no run 'team/app#99'"),
 	   "a missing run: %s", err ? err->msg : "");
 	error_clear(&err);
 
@@ -235,11 +260,13 @@ static void test_find_and_list(struct store *st)
 	ok(n == 3 && v[0].number == 3 && v[1].number == 2 && v[2].number == 1, "newest first");
 	ok(n == 3 && !v[0].pipeline, "lists leave the pipeline out");
 	run_infos_free(v, n);
-	ok(store_runs_list(st, NULL, 2, 1, &v, &n, &err) == 2 && n == 2, "all repos, limit 2 offset 1");
+	ok(store_runs_list(st, NULL, 2, 1, &v, &n, &err) == 2 && n == 2,
+	   "all repos, limit 2 offset 1");
 	ok(n == 2 && !strcmp(v[0].repo, "other") && v[1].number == 2,
 	   "skips the newest, in id order");
 	run_infos_free(v, n);
-	ok(store_runs_list(st, "nope", 10, 0, &v, &n, &err) == 0 && n == 0, "none for unknown repo");
+	ok(store_runs_list(st, "nope", 10, 0, &v, &n, &err) == 0 && n == 0,
+	   "none for unknown repo");
 	run_infos_free(v, n);
 }
 
@@ -264,15 +291,23 @@ static void test_steps_and_json(struct store *st)
 	int64_t repo = 0, id = 0, s1 = 0, s2 = 0, s3 = 0, svc = 0, dep = 0;
 	struct step_result res;
 	static const char *const run_keys[] = {
-		"id",        "repo",       "number",      "commit",      "branch",
-		"tag",       "event",      "trigger",     "status",      "parent",
-		"queued_at", "started_at", "finished_at", "duration_ms", "image_digest",
-		"steps",
+		"id",	       "repo",	      "number",	      "commit", "branch",    "tag",
+		"event",       "trigger",     "status",	      "parent", "queued_at", "started_at",
+		"finished_at", "duration_ms", "image_digest", "steps",
 	};
 	static const char *const step_keys[] = {
-		"name",       "status",      "exit_code",         "oom_killed",
-		"timed_out",  "started_at",  "finished_at",       "memory_peak_bytes",
-		"memory_limit_bytes", "cpu_us", "io_read_bytes",  "io_write_bytes",
+		"name",
+		"status",
+		"exit_code",
+		"oom_killed",
+		"timed_out",
+		"started_at",
+		"finished_at",
+		"memory_peak_bytes",
+		"memory_limit_bytes",
+		"cpu_us",
+		"io_read_bytes",
+		"io_write_bytes",
 	};
 
 	sp.tag = "v1.0";
@@ -285,13 +320,14 @@ static void test_steps_and_json(struct store *st)
 	ok(store_step_create(st, id, "test", STEP_KIND_DEPLOY, &dep, &err) == 0,
 	   "a deploy may share a step's name");
 	ok(store_step_create(st, id, "test", STEP_KIND_STEP, &s3, &err) < 0 &&
-		   strstr(err->msg, "already has a step 'test'"),
+	       strstr(err->msg, "already has a step 'test'"),
 	   "a duplicate step is refused: %s", err ? err->msg : "");
 	error_clear(&err);
-	ok(store_step_create(st, id, "a/b", STEP_KIND_STEP, &s3, &err) < 0, "'/' in a name is refused");
+	ok(store_step_create(st, id, "a/b", STEP_KIND_STEP, &s3, &err) < 0,
+	   "'/' in a name is refused");
 	error_clear(&err);
 	ok(store_step_create(st, 777777, "x", STEP_KIND_STEP, &s3, &err) < 0 &&
-		   strstr(err->msg, "no run with id 777777"),
+	       strstr(err->msg, "no run with id 777777"),
 	   "a step of an unknown run is refused");
 	error_clear(&err);
 
@@ -310,10 +346,11 @@ static void test_steps_and_json(struct store *st)
 	res.io_write_bytes = 8192;
 	ok(store_step_update(st, s1, &res, &err) == 0, "test finishes OOM-killed");
 	ok(store_step_update(st, s1, &STEP_RESULT_INIT(STEP_PASSED), &err) < 0 &&
-		   strstr(err->msg, "step 'test' is failed: it cannot become passed"),
+	       strstr(err->msg, "step 'test' is failed: it cannot become passed"),
 	   "a final step cannot change: %s", err ? err->msg : "");
 	error_clear(&err);
-	ok(store_step_update(st, s2, &STEP_RESULT_INIT(STEP_SKIPPED), &err) == 0, "lint is skipped");
+	ok(store_step_update(st, s2, &STEP_RESULT_INIT(STEP_SKIPPED), &err) == 0,
+	   "lint is skipped");
 	res = STEP_RESULT_INIT(STEP_RUNNING);
 	ok(store_step_update(st, s3, &res, &err) == 0, "slow runs");
 	res = STEP_RESULT_INIT(STEP_FAILED);
@@ -343,8 +380,8 @@ static void test_steps_and_json(struct store *st)
 	is_int(steps[0].memory_limit_bytes, 64 << 20, "memory limit from the running update");
 	is_int(steps[0].memory_peak_bytes, 67108864, "memory peak from the final update");
 	ok(steps[0].started_at > 0 && steps[0].finished_at >= steps[0].started_at, "times");
-	ok(steps[1].status == STEP_SKIPPED && steps[1].started_at == 0 && steps[1].finished_at > 0 &&
-		   steps[1].exit_code == -1 && steps[1].cpu_us == -1,
+	ok(steps[1].status == STEP_SKIPPED && steps[1].started_at == 0 &&
+	       steps[1].finished_at > 0 && steps[1].exit_code == -1 && steps[1].cpu_us == -1,
 	   "a skipped step: finished, never started, no exit code or usage");
 	ok(steps[2].timed_out && steps[2].exit_code == 143, "timed_out");
 
@@ -357,7 +394,8 @@ static void test_steps_and_json(struct store *st)
 	diag("%s", dump ? dump : "(null)");
 	free(dump);
 	ok(has_keys(j, run_keys, ARRAY_SIZE(run_keys)), "a run has exactly the documented fields");
-	ok(has_keys(js, step_keys, ARRAY_SIZE(step_keys)), "a step has exactly the documented fields");
+	ok(has_keys(js, step_keys, ARRAY_SIZE(step_keys)),
+	   "a step has exactly the documented fields");
 	is_int(json_integer_value(json_object_get(j, "id")), id, "id");
 	is_str(json_string_value(json_object_get(j, "repo")), "json", "repo is the name");
 	is_int(json_integer_value(json_object_get(j, "number")), 1, "number");
@@ -367,8 +405,8 @@ static void test_steps_and_json(struct store *st)
 	is_str(json_string_value(json_object_get(j, "status")), "failed", "status");
 	ok(json_is_null(json_object_get(j, "parent")), "parent null");
 	ok(json_is_null(json_object_get(j, "image_digest")), "image_digest null");
-	is_int(json_integer_value(json_object_get(j, "duration_ms")), r->finished_at - r->started_at,
-	       "duration_ms = finished - started");
+	is_int(json_integer_value(json_object_get(j, "duration_ms")),
+	       r->finished_at - r->started_at, "duration_ms = finished - started");
 	{
 		char want[80], secs_s[40];
 		const char *got = json_string_value(json_object_get(j, "started_at"));
@@ -394,8 +432,8 @@ static void test_steps_and_json(struct store *st)
 	is_int(json_integer_value(json_object_get(js, "io_write_bytes")), 8192, "io_write_bytes");
 	js = json_array_get(json_object_get(j, "steps"), 1);
 	ok(json_is_null(json_object_get(js, "exit_code")) &&
-		   json_is_null(json_object_get(js, "started_at")) &&
-		   json_is_null(json_object_get(js, "cpu_us")),
+	       json_is_null(json_object_get(js, "started_at")) &&
+	       json_is_null(json_object_get(js, "cpu_us")),
 	   "unknown values of a skipped step are null");
 	json_decref(j);
 	j = run_to_json(r, false, NULL, 0);
@@ -409,9 +447,9 @@ static void test_steps_and_json(struct store *st)
 	store_run_get(st, id, &r, &err);
 	j = run_to_json(r, true, NULL, 0);
 	ok(j && json_is_null(json_object_get(j, "started_at")) &&
-		   json_is_null(json_object_get(j, "duration_ms")) &&
-		   json_is_string(json_object_get(j, "queued_at")) &&
-		   json_array_size(json_object_get(j, "steps")) == 0,
+	       json_is_null(json_object_get(j, "duration_ms")) &&
+	       json_is_string(json_object_get(j, "queued_at")) &&
+	       json_array_size(json_object_get(j, "steps")) == 0,
 	   "a queued run: null start and duration, empty steps");
 	json_decref(j);
 	run_info_free(r);
@@ -442,12 +480,12 @@ static void test_steps_and_json(struct store *st)
 	if (n == 2) {
 		is_str(deps[0].name, "staging", "in order");
 		ok(deps[0].http_status == 204 && deps[0].attempts == 2 &&
-			   deps[0].finished_at == 1700000000250 && !deps[0].error,
+		       deps[0].finished_at == 1700000000250 && !deps[0].error,
 		   "with their fields");
 		is_str(deps[1].error, "exit status 1", "and error");
 		j = deploy_to_json(&deps[0]);
-		is_str(json_string_value(json_object_get(j, "started_at")), "2023-11-14T22:13:20.000Z",
-		       "deploy JSON time");
+		is_str(json_string_value(json_object_get(j, "started_at")),
+		       "2023-11-14T22:13:20.000Z", "deploy JSON time");
 		is_int(json_integer_value(json_object_get(j, "http_status")), 204,
 		       "deploy JSON http_status");
 		json_decref(j);
@@ -466,51 +504,34 @@ static void test_concurrent_numbers(const char *dir)
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
 	struct run_info *v = NULL;
-	struct run_spec sp = spec();
 	int64_t repo = 0;
 	size_t n = 0;
 	pid_t kids[2];
 	int go[2], okk = 1;
-	char seen[101] = {0};
+	char seen[101] = { 0 }, gofd[16], closefd[16], repo_s[32];
 
 	store_repo_ensure(st, "race", "", &repo, &err);
 	store_close(st); /* no connection crosses fork */
 	if (pipe(go) < 0)
 		exit(1);
-	for (int k = 0; k < 2; k++) {
-		kids[k] = fork();
-		if (kids[k] == 0) {
-			struct store *cst = NULL;
-			struct error *cerr = NULL;
-			char c;
-
-			close(go[1]);
-			if (read(go[0], &c, 1) != 0) /* wait for the start (EOF) */
-				_exit(9);
-			if (store_open(dir, &cst, &cerr) < 0)
-				_exit(2);
-			for (int i = 0; i < 50; i++) {
-				int64_t id = 0, num = 0;
-
-				if (store_run_create(cst, repo, &sp, &id, &num, &cerr) < 0) {
-					fprintf(stderr, "child: %s\n", cerr->msg);
-					_exit(3);
-				}
-			}
-			store_close(cst);
-			_exit(0);
-		}
-	}
+	snprintf(gofd, sizeof(gofd), "%d", go[0]);
+	snprintf(closefd, sizeof(closefd), "%d", go[1]);
+	snprintf(repo_s, sizeof(repo_s), "%lld", (long long)repo);
+	for (int k = 0; k < 2; k++)
+		kids[k] = spawn((char *const[]){ (char *)self, "create-runs", (char *)dir, repo_s,
+						 gofd, closefd, NULL });
 	close(go[0]);
 	close(go[1]); /* both start now */
 	for (int k = 0; k < 2; k++) {
 		int status = 0;
 
 		waitpid(kids[k], &status, 0);
-		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d created 50 runs", k + 1);
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d created 50 runs",
+		   k + 1);
 	}
 	st = open_store(dir);
-	ok(store_runs_list(st, "race", 1000, 0, &v, &n, &err) == 100 && n == 100, "100 runs in all");
+	ok(store_runs_list(st, "race", 1000, 0, &v, &n, &err) == 100 && n == 100,
+	   "100 runs in all");
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].number < 1 || v[i].number > 100 || seen[v[i].number])
 			okk = 0;
@@ -545,10 +566,11 @@ static void test_recover(const char *dir)
 	struct run_spec sp = spec();
 	struct run_info *r = NULL;
 	struct step_info *steps = NULL;
-	struct recovered rec = {0};
+	struct recovered rec = { 0 };
 	int64_t repo = 0, dead = 0, live = 0, reused = 0, s1 = 0, s2 = 0, s3 = 0;
 	size_t n = 0;
 	int block[2], status = 0;
+	char fd[16], closefd[16];
 	pid_t child;
 	struct timespec t0, t1;
 
@@ -568,26 +590,22 @@ static void test_recover(const char *dir)
 	/* A child process that owns the run and is then killed. It does no SQLite work. */
 	if (pipe(block) < 0)
 		exit(1);
-	child = fork();
-	if (child == 0) {
-		char c;
-
-		close(block[1]);
-		while (read(block[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
+	snprintf(fd, sizeof(fd), "%d", block[0]);
+	snprintf(closefd, sizeof(closefd), "%d", block[1]);
+	child = spawn((char *const[]){ (char *)self, "block", fd, closefd, NULL });
 	close(block[0]);
 	ok(store_run_set_owner(st, dead, child, &err) == 0, "the child owns a running run");
 	/* a run recorded with our pid but another start time: the pid was reused */
-	ok(sqlite3_exec(st->db, "UPDATE runs SET owner_start = owner_start + 1 WHERE status = "
-				"'queued' AND id = (SELECT max(id) FROM runs)",
+	ok(sqlite3_exec(st->db,
+			"UPDATE runs SET owner_start = owner_start + 1 WHERE status = "
+			"'queued' AND id = (SELECT max(id) FROM runs)",
 			NULL, NULL, NULL) == SQLITE_OK,
 	   "a queued run's owner start time differs from our pid's");
 
-	rec = (struct recovered){0};
-	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1, "while the owner lives: only "
-									"the reused-pid run is recovered");
+	rec = (struct recovered){ 0 };
+	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1,
+	   "while the owner lives: only "
+	   "the reused-pid run is recovered");
 	is_int(rec.id, reused, "it is the reused-pid one");
 	store_run_get(st, dead, &r, &err);
 	ok(r && r->status == RUN_RUNNING, "the live child's run is untouched");
@@ -597,7 +615,7 @@ static void test_recover(const char *dir)
 	waitpid(child, &status, 0);
 	close(block[1]);
 
-	rec = (struct recovered){0};
+	rec = (struct recovered){ 0 };
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1, "after kill -9: one run");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -605,7 +623,8 @@ static void test_recover(const char *dir)
 	is_int(rec.id, dead, "for the dead run");
 	is_str(run_status_name(rec.status), "interrupted", "which it sees as interrupted");
 	store_run_get(st, dead, &r, &err);
-	ok(r && r->status == RUN_INTERRUPTED && r->finished_at > 0, "the run is interrupted, finished");
+	ok(r && r->status == RUN_INTERRUPTED && r->finished_at > 0,
+	   "the run is interrupted, finished");
 	ok(r && r->error && strstr(r->error, "is gone"), "with a reason: %s",
 	   r && r->error ? r->error : "");
 	run_info_free(r);
@@ -619,7 +638,7 @@ static void test_recover(const char *dir)
 	ok(r && r->status == RUN_RUNNING, "a run owned by a live process is untouched");
 	run_info_free(r);
 
-	rec = (struct recovered){0};
+	rec = (struct recovered){ 0 };
 	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 0 && rec.calls == 0,
 	   "recovering again does nothing");
 	ok(store_recover_interrupted(st, NULL, NULL, &err) == 0, "a NULL callback is fine");
@@ -628,14 +647,25 @@ static void test_recover(const char *dir)
 	{
 		struct timespec a, b;
 		int reps = 200;
+		double per_call;
 
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		for (int i = 0; i < reps; i++)
 			store_recover_interrupted(st, NULL, NULL, &err);
 		clock_gettime(CLOCK_MONOTONIC, &b);
+		per_call = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / reps;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (int i = 0; i < 50; i++) {
+			struct store *o = open_store(dir);
+
+			store_recover_interrupted(o, NULL, NULL, &err);
+			store_close(o);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		diag("a command start (open + recover + close): %.1f us",
+		     ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / 50);
 		diag("recover with nothing dead: %.1f us per call; with one dead run: %.1f us",
-		     ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / reps,
-		     ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3);
+		     per_call, ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3);
 	}
 	diag_err(&err);
 	store_close(st);
@@ -650,11 +680,10 @@ static void test_recover_race(const char *dir)
 	int64_t repo = 0, id = 0;
 	pid_t kids[2], gone;
 	int fds[2], total = 0, go[2];
+	char gofd[16], closefd[16], outfd[16];
 
 	store_repo_ensure(st, "race2", "", &repo, &err);
-	gone = fork();
-	if (gone == 0)
-		_exit(0);
+	gone = spawn((char *const[]){ (char *)self, "exit", NULL });
 	waitpid(gone, NULL, 0);
 	for (int i = 0; i < 20; i++) {
 		char sql[128];
@@ -670,26 +699,12 @@ static void test_recover_race(const char *dir)
 	store_close(st);
 	if (pipe(fds) < 0 || pipe(go) < 0)
 		exit(1);
-	for (int k = 0; k < 2; k++) {
-		kids[k] = fork();
-		if (kids[k] == 0) {
-			struct store *cst = NULL;
-			struct error *cerr = NULL;
-			struct recovered rec = {0};
-			char c;
-
-			close(go[1]);
-			if (read(go[0], &c, 1) != 0)
-				_exit(9);
-			if (store_open(dir, &cst, &cerr) < 0 ||
-			    store_recover_interrupted(cst, on_recover, &rec, &cerr) < 0)
-				_exit(2);
-			store_close(cst);
-			if (write(fds[1], &rec.calls, sizeof(rec.calls)) != sizeof(rec.calls))
-				_exit(3);
-			_exit(0);
-		}
-	}
+	snprintf(gofd, sizeof(gofd), "%d", go[0]);
+	snprintf(closefd, sizeof(closefd), "%d", go[1]);
+	snprintf(outfd, sizeof(outfd), "%d", fds[1]);
+	for (int k = 0; k < 2; k++)
+		kids[k] = spawn((char *const[]){ (char *)self, "recover", (char *)dir, gofd,
+						 closefd, outfd, NULL });
 	close(go[0]);
 	close(go[1]);
 	close(fds[1]);
@@ -704,11 +719,81 @@ static void test_recover_race(const char *dir)
 	is_int(total, 20, "two processes recovering at once call cleanup 20 times in all");
 }
 
-int main(void)
-{
-	char *dir = tmpdir();
-	struct store *st = open_store(dir);
+/* ---- the child processes ---- */
 
+/* Waits until the parent closes the other end of the pipe: all children start together. */
+static int wait_go(const char *gofd, const char *closefd)
+{
+	char c;
+
+	close(atoi(closefd));
+	return read(atoi(gofd), &c, 1) == 0 ? 0 : -1;
+}
+
+static int child_create_runs(char **argv)
+{
+	struct store *st = NULL;
+	struct error *err = NULL;
+	struct run_spec sp = spec();
+
+	if (wait_go(argv[4], argv[5]) < 0 || store_open(argv[2], &st, &err) < 0)
+		return 2;
+	for (int i = 0; i < 50; i++) {
+		int64_t id = 0, num = 0;
+
+		if (store_run_create(st, strtoll(argv[3], NULL, 10), &sp, &id, &num, &err) < 0) {
+			fprintf(stderr, "child: %s\n", err->msg);
+			return 3;
+		}
+	}
+	store_close(st);
+	return 0;
+}
+
+static int child_recover(char **argv)
+{
+	struct store *st = NULL;
+	struct error *err = NULL;
+	struct recovered rec = { 0 };
+
+	if (wait_go(argv[3], argv[4]) < 0 || store_open(argv[2], &st, &err) < 0 ||
+	    store_recover_interrupted(st, on_recover, &rec, &err) < 0)
+		return 2;
+	store_close(st);
+	if (write(atoi(argv[5]), &rec.calls, sizeof(rec.calls)) != sizeof(rec.calls))
+		return 3;
+	return 0;
+}
+
+static int child_main(int argc, char **argv)
+{
+	char c;
+
+	if (!strcmp(argv[1], "create-runs") && argc == 6)
+		return child_create_runs(argv);
+	if (!strcmp(argv[1], "recover") && argc == 6)
+		return child_recover(argv);
+	if (!strcmp(argv[1], "block") && argc == 4) { /* until the pipe closes or a signal */
+		close(atoi(argv[3]));
+		while (read(atoi(argv[2]), &c, 1) > 0)
+			;
+		return 0;
+	}
+	if (!strcmp(argv[1], "exit"))
+		return 0;
+	return 127;
+}
+
+int main(int argc, char **argv)
+{
+	char *dir;
+	struct store *st;
+
+	if (argc > 1)
+		return child_main(argc, argv);
+	self = argv[0];
+	dir = tmpdir();
+	st = open_store(dir);
 	plan_lazy();
 	test_repos(st);
 	test_numbers_and_status(st);

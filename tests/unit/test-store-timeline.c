@@ -32,41 +32,42 @@ static void test_codec(void)
 {
 	struct error *err = NULL;
 	struct buf b = BUF_INIT(1 << 20);
-	struct timeline_sample prev = {0}, dprev = {0};
+	struct timeline_sample prev = { 0 }, dprev = { 0 };
 	struct timeline_sample *out = NULL;
 	size_t len = 0, alloc = 0;
 	const struct timeline_sample v[] = {
-		{0, 0, 0},
-		{250, 4096, 10},
-		{500, 1 << 30, 250000},
-		{750, 4096, 250001}, /* memory falls */
-		{1000, INT64_MAX, INT64_MAX},
-		{1250, 0, 0},
-		{INT64_MAX, INT64_MAX, 1},
+		{ 0, 0, 0 },
+		{ 250, 4096, 10 },
+		{ 500, 1 << 30, 250000 },
+		{ 750, 4096, 250001 }, /* memory falls */
+		{ 1000, INT64_MAX, INT64_MAX },
+		{ 1250, 0, 0 },
+		{ INT64_MAX, INT64_MAX, 1 },
 	};
 
 	ok(timeline_encode(v, ARRAY_SIZE(v), &prev, &b, &err) == 0, "encode extreme samples");
-	ok(timeline_decode((const uint8_t *)b.data, b.len, ARRAY_SIZE(v), &dprev, &out, &len, &alloc,
-			   &err) == 0,
+	ok(timeline_decode((const uint8_t *)b.data, b.len, ARRAY_SIZE(v), &dprev, &out, &len,
+			   &alloc, &err) == 0,
 	   "decode them");
 	ok(len == ARRAY_SIZE(v) && same(out, v, len), "the round trip is exact");
 	ok(prev.t_ms == INT64_MAX && dprev.t_ms == INT64_MAX, "both ends track the last sample");
 
 	/* malformed input */
 	len = 0;
-	dprev = (struct timeline_sample){0};
+	dprev = (struct timeline_sample){ 0 };
 	ok(timeline_decode((const uint8_t *)b.data, b.len - 1, ARRAY_SIZE(v), &dprev, &out, &len,
 			   &alloc, &err) < 0,
 	   "a cut chunk is an error");
 	error_clear(&err);
 	len = 0;
-	dprev = (struct timeline_sample){0};
+	dprev = (struct timeline_sample){ 0 };
 	ok(timeline_decode((const uint8_t *)b.data, b.len, ARRAY_SIZE(v) - 1, &dprev, &out, &len,
 			   &alloc, &err) < 0 &&
-		   strstr(err->msg, "bytes after"),
+	       strstr(err->msg, "bytes after"),
 	   "trailing bytes are an error");
 	error_clear(&err);
-	const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+	const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
 	len = 0;
 	ok(timeline_decode(junk, sizeof(junk), 1, &dprev, &out, &len, &alloc, &err) < 0,
 	   "an overlong varint is an error");
@@ -128,9 +129,9 @@ static void test_hour(void)
 	ok(n == 14400 && same(got, want, n), "exactly as appended");
 	free(got);
 
-	sqlite3_prepare_v2(st->db,
-			   "SELECT sum(length(data)), count(*) FROM timeline_chunks WHERE step_id = ?1",
-			   -1, &q, NULL);
+	sqlite3_prepare_v2(
+	    st->db, "SELECT sum(length(data)), count(*) FROM timeline_chunks WHERE step_id = ?1",
+	    -1, &q, NULL);
 	sqlite3_bind_int64(q, 1, step);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		bytes = sqlite3_column_int64(q, 0);
@@ -139,11 +140,12 @@ static void test_hour(void)
 	sqlite3_finalize(q);
 	diag("1 hour at 4 Hz: %lld bytes in %lld chunks (%.1f bytes/sample)", (long long)bytes,
 	     (long long)chunks, bytes / 14400.0);
-	ok(bytes > 0 && bytes < 200 * 1024, "stored in under 200 KiB (%lld bytes)", (long long)bytes);
+	ok(bytes > 0 && bytes < 200 * 1024, "stored in under 200 KiB (%lld bytes)",
+	   (long long)bytes);
 	ok(chunks > 0 && chunks < 100, "in few rows (%lld chunks)", (long long)chunks);
 
 	ok(store_timeline_append(st, 987654, batch, 4, &err) < 0 && err &&
-		   strstr(err->msg, "no step with id 987654"),
+	       strstr(err->msg, "no step with id 987654"),
 	   "samples of an unknown step are refused");
 	error_clear(&err);
 	batch[0].memory_bytes = -1;

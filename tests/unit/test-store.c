@@ -35,6 +35,23 @@ static void rmdir_all(char *dir)
 	free(dir);
 }
 
+/* Child processes are this program run again (fork + exec): they start with no SQLite state
+ * of ours, as separate slipway processes do. */
+static const char *self;
+
+static pid_t spawn(char *const args[])
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(self, args);
+		_exit(127);
+	}
+	return pid;
+}
+
 static int64_t pragma_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
@@ -121,8 +138,8 @@ static void test_migrate_from_zero(void)
 
 	/* A database file at version 0 that already exists (an empty SQLite database). */
 	ok(sqlite3_open(path, &raw) == SQLITE_OK &&
-		   sqlite3_exec(raw, "CREATE TABLE unrelated (x); DROP TABLE unrelated", NULL, NULL,
-				NULL) == SQLITE_OK,
+	       sqlite3_exec(raw, "CREATE TABLE unrelated (x); DROP TABLE unrelated", NULL, NULL,
+			    NULL) == SQLITE_OK,
 	   "an SQLite file at schema version 0");
 	is_int(pragma_int(raw, "PRAGMA user_version"), 0, "it is at version 0");
 	sqlite3_close(raw);
@@ -146,13 +163,13 @@ static void test_migrate_steps(void)
 	struct store *st = NULL;
 	struct error *err = NULL;
 	static const struct store_migration v2[] = {
-		{"CREATE TABLE a (x INTEGER)"},
-		{"CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)"},
+		{ "CREATE TABLE a (x INTEGER)" },
+		{ "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)" },
 	};
 	static const struct store_migration v3_bad[] = {
-		{"CREATE TABLE a (x INTEGER)"},
-		{"CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)"},
-		{"CREATE TABLE c (z INTEGER); INSERT INTO nosuchtable VALUES (1)"},
+		{ "CREATE TABLE a (x INTEGER)" },
+		{ "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)" },
+		{ "CREATE TABLE c (z INTEGER); INSERT INTO nosuchtable VALUES (1)" },
 	};
 
 	ok(store_open(dir, &st, &err) == 0, "open for the migration runner test");
@@ -199,7 +216,7 @@ static void test_newer_refused(void)
 	sqlite3_close(raw);
 	ok(store_open(dir, &st, &err) < 0 && !st, "a database from a newer slipway is refused");
 	ok(err && strstr(err->msg, path) && strstr(err->msg, "schema version 99") &&
-		   strstr(err->msg, "newer than this slipway knows"),
+	       strstr(err->msg, "newer than this slipway knows"),
 	   "the error names the file and both versions: %s", err ? err->msg : "");
 	error_clear(&err);
 	sqlite3_open(path, &raw);
@@ -230,7 +247,7 @@ static void test_corrupt_refused(void)
 	is_int(err ? err->exit_code : -1, EXIT_INTERNAL, "exit code 3");
 	error_clear(&err);
 	ok(read_file(path, 1 << 20, &back, &len, &err) == 0 && len == sizeof(junk) - 1 &&
-		   !memcmp(back, junk, len),
+	       !memcmp(back, junk, len),
 	   "the file is left untouched");
 
 	/* A real database whose pages are damaged (after the schema page). */
@@ -325,7 +342,7 @@ static void test_writer_waits_for_other_process(void)
 	struct error *err = NULL;
 	int64_t repo = 0, id = 0, number = 0;
 	int ready[2], status = 0;
-	char c = 0;
+	char c = 0, fd[16];
 	pid_t pid;
 
 	ok(store_open(dir, &st, &err) == 0 && store_repo_ensure(st, "app", "", &repo, &err) == 0,
@@ -334,28 +351,8 @@ static void test_writer_waits_for_other_process(void)
 	st = NULL;
 	if (pipe(ready) < 0)
 		exit(1);
-	pid = fork();
-	if (pid == 0) {
-		struct store *cst = NULL;
-		struct error *cerr = NULL;
-		close(ready[0]);
-		if (store_open(dir, &cst, &cerr) < 0 || store_begin(cst, &cerr) < 0)
-			_exit(2);
-		if (sqlite3_exec(cst->db,
-				 "UPDATE repos SET last_run_number = last_run_number + 1; "
-				 "INSERT INTO runs (repo_id, number, commit_hash, event, "
-				 "trigger_kind, status, queued_at) VALUES (1, 1, 'abcd', 'push', "
-				 "'manual', 'queued', 1)",
-				 NULL, NULL, NULL) != SQLITE_OK)
-			_exit(3);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(4);
-		usleep(400 * 1000);
-		if (store_commit(cst, &cerr) < 0)
-			_exit(5);
-		store_close(cst);
-		_exit(0);
-	}
+	snprintf(fd, sizeof(fd), "%d", ready[1]);
+	pid = spawn((char *const[]){ (char *)self, "hold-lock", dir, fd, NULL });
 	close(ready[1]);
 	ok(read(ready[0], &c, 1) == 1, "the other process holds the write lock");
 	close(ready[0]);
@@ -376,8 +373,35 @@ static void test_writer_waits_for_other_process(void)
 	rmdir_all(dir);
 }
 
-int main(void)
+/* The other process: takes the write lock, adds a run, says so on fd, commits 400 ms later. */
+static int hold_lock(const char *dir, int fd)
 {
+	struct store *st = NULL;
+	struct error *err = NULL;
+
+	if (store_open(dir, &st, &err) < 0 || store_begin(st, &err) < 0)
+		return 2;
+	if (sqlite3_exec(
+		st->db,
+		"UPDATE repos SET last_run_number = last_run_number + 1; "
+		"INSERT INTO runs (repo_id, number, commit_hash, event, trigger_kind, status, "
+		"queued_at) VALUES (1, 1, 'abcd', 'push', 'manual', 'queued', 1)",
+		NULL, NULL, NULL) != SQLITE_OK)
+		return 3;
+	if (write(fd, "x", 1) != 1)
+		return 4;
+	usleep(400 * 1000);
+	if (store_commit(st, &err) < 0)
+		return 5;
+	store_close(st);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "hold-lock"))
+		return hold_lock(argv[2], atoi(argv[3]));
+	self = argv[0];
 	plan_lazy();
 	test_create_and_reopen();
 	test_migrate_from_zero();
