@@ -340,6 +340,10 @@ int store_log_flush(struct store *st, struct error **err)
 	pending_drop(st);
 	for (size_t i = 0; i < st->nquotas; i++)
 		st->quotas[i].dirty = false;
+	/* A long-lived writer (the daemon) must not collect a quota per step forever: all are
+	 * in the database now and are read back on next use. */
+	if (st->nquotas > 256)
+		st->nquotas = 0;
 	return 0;
 }
 

@@ -369,9 +369,13 @@ int store_runs_list(struct store *st, const char *repo, int limit, int offset,
 		limit = 100000;
 	if (offset < 0)
 		offset = 0;
+	/* Two forms so that each uses an index: runs by id, or a repo's runs by number. */
 	if (store_prepare(st, &s,
-			  "SELECT " RUN_COLS RUN_FROM "WHERE ?1 IS NULL OR p.name = ?1 "
-			  "ORDER BY r.id DESC LIMIT ?2 OFFSET ?3",
+			  repo ? "SELECT " RUN_COLS RUN_FROM
+				 "WHERE r.repo_id = (SELECT id FROM repos WHERE name = ?1) "
+				 "ORDER BY r.number DESC LIMIT ?2 OFFSET ?3"
+			       : "SELECT " RUN_COLS RUN_FROM "WHERE ?1 IS NULL "
+				 "ORDER BY r.id DESC LIMIT ?2 OFFSET ?3",
 			  err) < 0)
 		return -1;
 	store_bind_text(s, 1, repo);

@@ -254,6 +254,34 @@ static void test_cap(const char *dir)
 	store_close(st);
 }
 
+/* Lines reach the database without an explicit flush: by age (a second) and at close. */
+static void test_implicit_flush(const char *dir)
+{
+	struct store *w = open_store(dir), *r = open_store(dir);
+	struct error *err = NULL;
+	struct lines c = { 0 };
+	int64_t repo = 0, run = 0, step = 0;
+
+	store_repo_ensure(w, "implicit", "", &repo, &err);
+	store_run_create(w, repo, &spec, &run, NULL, &err);
+	store_step_create(w, run, "s", STEP_KIND_STEP, &step, &err);
+	append(w, run, step, 0, LOG_STDOUT, "first");
+	is_int(store_logs_read(r, run, step, 0, collect, &c, &err), 0,
+	       "a fresh line is buffered, not yet visible to a reader");
+	lines_free(&c);
+	usleep(1100 * 1000);
+	append(w, run, step, 0, LOG_STDOUT, "second");
+	is_int(store_logs_read(r, run, step, 0, collect, &c, &err), 2,
+	       "an append more than a second after the oldest buffered line flushes both");
+	lines_free(&c);
+	append(w, run, step, 0, LOG_STDOUT, "third");
+	store_close(w);
+	is_int(store_logs_read(r, run, step, 0, collect, &c, &err), 3, "closing flushes the rest");
+	is_str(c.n == 3 ? c.text[2] : NULL, "third", "in order");
+	lines_free(&c);
+	store_close(r);
+}
+
 /* A child appends and flushes, then is killed with SIGKILL: the flushed lines are there. */
 static void test_durable_flush(const char *dir)
 {
@@ -366,6 +394,7 @@ int main(int argc, char **argv)
 	dir = tmpdir();
 	test_read_back(dir);
 	test_cap(dir);
+	test_implicit_flush(dir);
 	test_durable_flush(dir);
 	measure_rate(dir);
 	rmdir_all(dir);
