@@ -201,6 +201,64 @@ void repo_info_free(struct repo_info *r)
 	free(r);
 }
 
+void repo_infos_free(struct repo_info *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].name);
+		free(v[i].url);
+	}
+	free(v);
+}
+
+int store_repos_list(struct store *st, struct repo_info **out, size_t *n, struct error **err)
+{
+	cleanup_stmt sqlite3_stmt *s = NULL;
+	struct repo_info *v = NULL;
+	size_t len = 0, alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (store_prepare(st, &s,
+			  "SELECT id, name, url, trusted, created_at FROM repos ORDER BY name",
+			  err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		bool oom = false;
+
+		if (len == alloc) {
+			size_t na = alloc ? alloc * 2 : 16;
+			struct repo_info *nv = reallocarray(v, na, sizeof(*v));
+
+			if (!nv) {
+				repo_infos_free(v, len);
+				return error_errno(err, "list repos");
+			}
+			v = nv;
+			alloc = na;
+		}
+		v[len] = (struct repo_info){
+			.id = sqlite3_column_int64(s, 0),
+			.name = store_col_text(s, 1, &oom),
+			.url = store_col_text(s, 2, &oom),
+			.trusted = sqlite3_column_int(s, 3),
+			.created_at = sqlite3_column_int64(s, 4),
+		};
+		len++;
+		if (oom) {
+			repo_infos_free(v, len);
+			return error_errnum(err, ENOMEM, "list repos");
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		repo_infos_free(v, len);
+		return store_db_error(st, err, "list repos");
+	}
+	*out = v;
+	*n = len;
+	return (int)len;
+}
+
 /* ---- reading runs ---- */
 
 #define RUN_COLS                                                                                   \
@@ -600,6 +658,29 @@ int store_run_set_image_digest(struct store *st, int64_t id, const char *digest,
 	if (sqlite3_changes(st->db) == 0)
 		return no_such_run(st, id, err);
 	return 0;
+}
+
+int store_run_delete(struct store *st, int64_t id, struct error **err)
+{
+	cleanup_stmt sqlite3_stmt *s = NULL;
+	cleanup_stmt sqlite3_stmt *q = NULL;
+
+	if (store_prepare(st, &s,
+			  "DELETE FROM runs WHERE id = ?1 AND status NOT IN ('queued', 'running')",
+			  err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return store_db_error(st, err, "delete run %lld", (long long)id);
+	if (sqlite3_changes(st->db) == 1)
+		return 0;
+	if (store_prepare(st, &q, "SELECT status FROM runs WHERE id = ?1", err) < 0)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		return no_such_run(st, id, err);
+	return error_usage(err, "run %lld is %s: only a finished run can be deleted", (long long)id,
+			   (const char *)sqlite3_column_text(q, 0));
 }
 
 /* ---- runs whose process died ---- */

@@ -108,7 +108,10 @@ int store_repo_ensure(struct store *st, const char *name, const char *url, int64
 int store_repo_set_trusted(struct store *st, const char *name, bool trusted, struct error **err);
 /* *out = NULL and 0 when there is no such repo. */
 int store_repo_get(struct store *st, const char *name, struct repo_info **out, struct error **err);
+/* All repos by name. Returns the count. */
+int store_repos_list(struct store *st, struct repo_info **out, size_t *n, struct error **err);
 void repo_info_free(struct repo_info *r);
+void repo_infos_free(struct repo_info *v, size_t n);
 
 /* ---- runs ---- */
 
@@ -162,6 +165,9 @@ int store_run_find(struct store *st, const char *ref, struct run_info **out, str
 /* Newest first; repo NULL for all repos; limit <= 0 means 50. Returns the count. */
 int store_runs_list(struct store *st, const char *repo, int limit, int offset,
 		    struct run_info **out, size_t *n, struct error **err);
+/* Deletes a final run with its steps, logs, timelines and deploy results; reruns of it keep
+ * their own history and lose the parent link. An active run is refused. */
+int store_run_delete(struct store *st, int64_t id, struct error **err);
 void run_info_release(struct run_info *r);
 void run_info_free(struct run_info *r);
 void run_infos_free(struct run_info *v, size_t n);

@@ -498,6 +498,69 @@ static void test_steps_and_json(struct store *st)
 	diag_err(&err);
 }
 
+static int64_t count(struct store *st, const char *sql, int64_t id)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, id);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			v = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+/* Deleting a run takes everything of it along, and only it. */
+static void test_delete(struct store *st)
+{
+	struct error *err = NULL;
+	struct run_spec sp = spec();
+	struct run_info *r = NULL;
+	struct repo_info *repos = NULL;
+	struct timeline_sample smp = { 250, 4096, 100 };
+	struct deploy_record d = { .name = "hook", .kind = DEPLOY_WEBHOOK, .status = STEP_PASSED };
+	int64_t repo = 0, old = 0, rerun = 0, step = 0, step2 = 0;
+	size_t n = 0;
+
+	store_repo_ensure(st, "del", "", &repo, &err);
+	store_run_create(st, repo, &sp, &old, NULL, &err);
+	store_step_create(st, old, "s", STEP_KIND_STEP, &step, &err);
+	store_log_append(st, old, step, 0, LOG_STDOUT, "x", 1, &err);
+	store_log_append(st, old, 0, 0, LOG_SYSTEM, "y", 1, &err);
+	store_log_flush(st, &err);
+	store_timeline_append(st, step, &smp, 1, &err);
+	store_deploy_record(st, old, &d, NULL, &err);
+	sp.parent = old;
+	store_run_create(st, repo, &sp, &rerun, NULL, &err);
+	store_step_create(st, rerun, "s", STEP_KIND_STEP, &step2, &err);
+	store_log_append(st, rerun, step2, 0, LOG_STDOUT, "z", 1, &err);
+	store_log_flush(st, &err);
+	ok(store_run_delete(st, old, &err) < 0 && strstr(err->msg, "only a finished run"),
+	   "an active run cannot be deleted");
+	error_clear(&err);
+	store_run_set_status(st, old, RUN_PASSED, NULL, &err);
+	ok(store_run_delete(st, old, &err) == 0, "a finished run is deleted");
+	is_int(count(st, "SELECT count(*) FROM runs WHERE id = ?1", old), 0, "the run is gone");
+	is_int(count(st, "SELECT count(*) FROM steps WHERE run_id = ?1", old), 0, "its steps");
+	is_int(count(st, "SELECT count(*) FROM log_lines WHERE run_id = ?1", old), 0, "its logs");
+	is_int(count(st, "SELECT count(*) FROM timeline_chunks WHERE step_id = ?1", step), 0,
+	       "its timeline");
+	is_int(count(st, "SELECT count(*) FROM deploys WHERE run_id = ?1", old), 0, "its deploys");
+	is_int(count(st, "SELECT count(*) FROM log_lines WHERE run_id = ?1", rerun), 1,
+	       "the rerun keeps its log");
+	store_run_get(st, rerun, &r, &err);
+	ok(r && r->parent == 0, "and loses the parent link");
+	run_info_free(r);
+	ok(store_run_delete(st, old, &err) < 0 && strstr(err->msg, "no run with id"),
+	   "deleting it again: no such run");
+	error_clear(&err);
+	ok(store_repos_list(st, &repos, &n, &err) >= 3 && n >= 3, "repos are listed");
+	ok(n >= 3 && !strcmp(repos[0].name, "del") && !strcmp(repos[1].name, "json"), "by name");
+	repo_infos_free(repos, n);
+}
+
 /* Two processes create 50 runs each of one repo at the same time. */
 static void test_concurrent_numbers(const char *dir)
 {
@@ -799,6 +862,7 @@ int main(int argc, char **argv)
 	test_numbers_and_status(st);
 	test_find_and_list(st);
 	test_steps_and_json(st);
+	test_delete(st);
 	store_close(st);
 	rmdir_all(dir);
 	/* each on a database of its own: dead owners of one would count in the next */
