@@ -706,6 +706,27 @@ static void test_recover(const char *dir)
 	   "recovering again does nothing");
 	ok(store_recover_interrupted(st, NULL, NULL, &err) == 0, "a NULL callback is fine");
 
+	/* an owner that has exited but is not reaped yet (a zombie) is gone too */
+	{
+		int64_t zrun = 0;
+		siginfo_t si;
+		char sql[128];
+		pid_t z;
+
+		store_run_create(st, repo, &sp, &zrun, NULL, &err);
+		z = spawn((char *const[]){ (char *)self, "exit", NULL });
+		/* WNOWAIT: wait until it has exited but leave it unreaped */
+		waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT);
+		snprintf(sql, sizeof(sql), "UPDATE runs SET owner_pid = %d WHERE id = %lld", (int)z,
+			 (long long)zrun);
+		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+		ok(kill(z, 0) == 0, "the zombie's pid still exists");
+		rec = (struct recovered){ 0 };
+		ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1 && rec.id == zrun,
+		   "a run owned by a zombie is recovered");
+		waitpid(z, NULL, 0);
+	}
+
 	/* what it costs at each command start, with a few live runs */
 	{
 		struct timespec a, b;
