@@ -397,6 +397,44 @@ static int hold_lock(const char *dir, int fd)
 	return 0;
 }
 
+/* Containers and hooks are started by the process that holds the store: none of the
+ * database's file descriptors may leak into them through exec. */
+static void test_fds_cloexec(void)
+{
+	char *dir = tmpdir();
+	struct store *st = NULL;
+	struct error *err = NULL;
+	int64_t id = 0;
+	int found = 0, leaking = 0;
+	char link[64], target[4096];
+
+	ok(store_open(dir, &st, &err) == 0 && store_repo_ensure(st, "app", "", &id, &err) == 0,
+	   "open and write (WAL and shm files open)");
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t n;
+		int flags = fcntl(fd, F_GETFD);
+
+		if (flags < 0)
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, dir, strlen(dir)))
+			continue;
+		found++;
+		if (!(flags & FD_CLOEXEC)) {
+			leaking++;
+			diag("fd %d on '%s' lacks FD_CLOEXEC", fd, target);
+		}
+	}
+	ok(found >= 2, "the database has %d descriptors open", found);
+	is_int(leaking, 0, "all of them close on exec");
+	store_close(st);
+	rmdir_all(dir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "hold-lock"))
@@ -408,6 +446,7 @@ int main(int argc, char **argv)
 	test_migrate_steps();
 	test_newer_refused();
 	test_corrupt_refused();
+	test_fds_cloexec();
 	test_reader_beside_writer();
 	test_writer_waits_for_other_process();
 	return done_testing();
