@@ -13,6 +13,13 @@
 #include "store/internal.h"
 #include "tests/unit/tap.h"
 
+/* ok() with the error's message appended, read after cond ran. */
+#define OK_ERR(cond, err, ...)                                                                     \
+	do {                                                                                       \
+		int c_ = (cond);                                                                   \
+		ok(c_, __VA_ARGS__, (err) ? (err)->msg : "");                                      \
+	} while (0)
+
 static char *tmpdir(void)
 {
 	char tmpl[] = "/tmp/slipway-test-store-logs.XXXXXX";
@@ -164,9 +171,9 @@ static void test_read_back(const char *dir)
 	   "the callback can stop early");
 	lines_free(&c);
 
-	ok(store_log_append(st, run, 424242, 0, LOG_STDOUT, "x", 1, &err) < 0 &&
-	       strstr(err->msg, "no step with id 424242"),
-	   "a line of an unknown step is refused: %s", err ? err->msg : "");
+	OK_ERR(store_log_append(st, run, 424242, 0, LOG_STDOUT, "x", 1, &err) < 0 &&
+		   strstr(err->msg, "no step with id 424242"),
+	       err, "a line of an unknown step is refused: %s");
 	error_clear(&err);
 	ok(store_log_append(st, 424242, 0, 0, LOG_STDOUT, "x", 1, &err) < 0,
 	   "or of an unknown run");

@@ -13,6 +13,13 @@
 #include "store/internal.h"
 #include "tests/unit/tap.h"
 
+/* ok() with the error's message appended, read after cond ran. */
+#define OK_ERR(cond, err, ...)                                                                     \
+	do {                                                                                       \
+		int c_ = (cond);                                                                   \
+		ok(c_, __VA_ARGS__, (err) ? (err)->msg : "");                                      \
+	} while (0)
+
 static char *tmpdir(void)
 {
 	char tmpl[] = "/tmp/slipway-test-store-runs.XXXXXX";
@@ -179,8 +186,8 @@ static void test_numbers_and_status(struct store *st)
 	   "repeating the final status is harmless");
 	ok(store_run_set_status(st, id1, RUN_PASSED, NULL, &err) < 0,
 	   "failed -> passed is refused");
-	ok(err && strstr(err->msg, "is failed: it cannot become passed"), "saying why: %s",
-	   err ? err->msg : "");
+	OK_ERR(err && strstr(err->msg, "is failed: it cannot become passed"), err,
+	       "saying why: %s");
 	error_clear(&err);
 	ok(store_run_set_status(st, id1, RUN_RUNNING, NULL, &err) < 0,
 	   "failed -> running is refused");
@@ -247,13 +254,14 @@ static void test_find_and_list(struct store *st)
 	r = NULL;
 	static const char *const bad[] = { "team/app#", "#3", "team/app", "app#x", "", "12a" };
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		ok(store_run_find(st, bad[i], &r, &err) < 0 && !r && err->exit_code == EXIT_USAGE,
-		   "'%s' is refused: %s", bad[i], err ? err->msg : "");
+		OK_ERR(store_run_find(st, bad[i], &r, &err) < 0 && !r &&
+			   err->exit_code == EXIT_USAGE,
+		       err, "'%s' is refused: %s", bad[i]);
 		error_clear(&err);
 	}
-	ok(store_run_find(st, "team/app#99", &r, &err) < 0 &&
-	       strstr(err->msg, "no run 'team/app#99'"),
-	   "a missing run: %s", err ? err->msg : "");
+	OK_ERR(store_run_find(st, "team/app#99", &r, &err) < 0 &&
+		   strstr(err->msg, "no run 'team/app#99'"),
+	       err, "a missing run: %s");
 	error_clear(&err);
 
 	ok(store_runs_list(st, "team/app", 0, 0, &v, &n, &err) == 3 && n == 3, "three runs of app");
@@ -319,9 +327,9 @@ static void test_steps_and_json(struct store *st)
 	ok(store_step_create(st, id, "db", STEP_KIND_SERVICE, &svc, &err) == 0, "a service");
 	ok(store_step_create(st, id, "test", STEP_KIND_DEPLOY, &dep, &err) == 0,
 	   "a deploy may share a step's name");
-	ok(store_step_create(st, id, "test", STEP_KIND_STEP, &s3, &err) < 0 &&
-	       strstr(err->msg, "already has a step 'test'"),
-	   "a duplicate step is refused: %s", err ? err->msg : "");
+	OK_ERR(store_step_create(st, id, "test", STEP_KIND_STEP, &s3, &err) < 0 &&
+		   strstr(err->msg, "already has a step 'test'"),
+	       err, "a duplicate step is refused: %s");
 	error_clear(&err);
 	ok(store_step_create(st, id, "a/b", STEP_KIND_STEP, &s3, &err) < 0,
 	   "'/' in a name is refused");
@@ -345,9 +353,9 @@ static void test_steps_and_json(struct store *st)
 	res.io_read_bytes = 4096;
 	res.io_write_bytes = 8192;
 	ok(store_step_update(st, s1, &res, &err) == 0, "test finishes OOM-killed");
-	ok(store_step_update(st, s1, &STEP_RESULT_INIT(STEP_PASSED), &err) < 0 &&
-	       strstr(err->msg, "step 'test' is failed: it cannot become passed"),
-	   "a final step cannot change: %s", err ? err->msg : "");
+	OK_ERR(store_step_update(st, s1, &STEP_RESULT_INIT(STEP_PASSED), &err) < 0 &&
+		   strstr(err->msg, "step 'test' is failed: it cannot become passed"),
+	       err, "a final step cannot change: %s");
 	error_clear(&err);
 	ok(store_step_update(st, s2, &STEP_RESULT_INIT(STEP_SKIPPED), &err) == 0,
 	   "lint is skipped");

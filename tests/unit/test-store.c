@@ -13,6 +13,13 @@
 #include "store/internal.h"
 #include "tests/unit/tap.h"
 
+/* ok() with the error's message appended, read after cond ran. */
+#define OK_ERR(cond, err, ...)                                                                     \
+	do {                                                                                       \
+		int c_ = (cond);                                                                   \
+		ok(c_, __VA_ARGS__, (err) ? (err)->msg : "");                                      \
+	} while (0)
+
 static char *tmpdir(void)
 {
 	char tmpl[] = "/tmp/slipway-test-store.XXXXXX";
@@ -184,8 +191,8 @@ static void test_migrate_steps(void)
 	is_int(pragma_int(st->db, "SELECT count(*) FROM a"), 1, "nothing ran twice");
 
 	ok(store_migrate(st, v3_bad, 3, &err) < 0, "a failing step is an error");
-	ok(err && strstr(err->msg, "from schema version 2") && strstr(err->msg, "nosuchtable"),
-	   "which says which step and why: %s", err ? err->msg : "");
+	OK_ERR(err && strstr(err->msg, "from schema version 2") && strstr(err->msg, "nosuchtable"),
+	       err, "which says which step and why: %s");
 	error_clear(&err);
 	is_int(pragma_int(st->db, "PRAGMA user_version"), 2, "the version stays 2");
 	is_int(pragma_int(st->db, "SELECT count(*) FROM sqlite_master WHERE name = 'c'"), 0,
@@ -193,8 +200,8 @@ static void test_migrate_steps(void)
 	ok(sqlite3_get_autocommit(st->db), "no transaction is left open");
 
 	ok(store_migrate(st, v2, 1, &err) < 0, "a database newer than the steps is refused");
-	ok(err && strstr(err->msg, "schema version 2, newer than this slipway knows (1)"),
-	   "with a clear message: %s", err ? err->msg : "");
+	OK_ERR(err && strstr(err->msg, "schema version 2, newer than this slipway knows (1)"), err,
+	       "with a clear message: %s");
 	error_clear(&err);
 	store_close(st);
 	rmdir_all(dir);
@@ -215,9 +222,9 @@ static void test_newer_refused(void)
 	sqlite3_exec(raw, "PRAGMA user_version = 99", NULL, NULL, NULL);
 	sqlite3_close(raw);
 	ok(store_open(dir, &st, &err) < 0 && !st, "a database from a newer slipway is refused");
-	ok(err && strstr(err->msg, path) && strstr(err->msg, "schema version 99") &&
-	       strstr(err->msg, "newer than this slipway knows"),
-	   "the error names the file and both versions: %s", err ? err->msg : "");
+	OK_ERR(err && strstr(err->msg, path) && strstr(err->msg, "schema version 99") &&
+		   strstr(err->msg, "newer than this slipway knows"),
+	       err, "the error names the file and both versions: %s");
 	error_clear(&err);
 	sqlite3_open(path, &raw);
 	is_int(pragma_int(raw, "PRAGMA user_version"), 99, "the file is left as it was");
@@ -242,8 +249,8 @@ static void test_corrupt_refused(void)
 
 	ok(write_file_atomic(path, junk, sizeof(junk) - 1, 0600, &err) == 0, "a junk file");
 	ok(store_open(dir, &st, &err) < 0 && !st, "a file that is not a database is refused");
-	ok(err && strstr(err->msg, path) && strstr(err->msg, "not an SQLite database"),
-	   "with a clear error: %s", err ? err->msg : "");
+	OK_ERR(err && strstr(err->msg, path) && strstr(err->msg, "not an SQLite database"), err,
+	       "with a clear error: %s");
 	is_int(err ? err->exit_code : -1, EXIT_INTERNAL, "exit code 3");
 	error_clear(&err);
 	ok(read_file(path, 1 << 20, &back, &len, &err) == 0 && len == sizeof(junk) - 1 &&
@@ -263,9 +270,8 @@ static void test_corrupt_refused(void)
 	close(fd);
 	if (store_open(dir, &st, &err) == 0)
 		store_repo_get(st, "app", &repo, &err);
-	ok(err && strstr(err->msg, "damaged or not an SQLite database") && !repo,
-	   "a damaged database gives a clear error (at open or first read): %s",
-	   err ? err->msg : "");
+	OK_ERR(err && strstr(err->msg, "damaged or not an SQLite database") && !repo, err,
+	       "a damaged database gives a clear error (at open or first read): %s");
 	error_clear(&err);
 	store_close(st);
 	st = NULL;
@@ -274,13 +280,12 @@ static void test_corrupt_refused(void)
 	unlink(path);
 	ok(mkdir(path, 0700) == 0, "a directory where the database should be");
 	store_open(dir, &st, &err);
-	ok(!st && err && strstr(err->msg, "not a regular file"), "is refused: %s",
-	   err ? err->msg : "");
+	OK_ERR(!st && err && strstr(err->msg, "not a regular file"), err, "is refused: %s");
 	error_clear(&err);
 	rmdir(path);
 	ok(symlink(link, path) == 0, "a symlink where the database should be");
 	store_open(dir, &st, &err);
-	ok(!st && err, "is refused too: %s", err ? err->msg : "");
+	OK_ERR(!st && err, err, "is refused too: %s");
 	error_clear(&err);
 	ok(access(link, F_OK) < 0, "and its target was not created");
 	rmdir_all(dir);
