@@ -139,7 +139,21 @@ int image_ref_parse(const char *s, struct image_ref *out, struct error **err)
 				   "digits and separators",
 				   s);
 	}
-	out->name = strdup(copy);
+	/* Docker's familiar form: docker.io/library/x is x, docker.io/u/x is u/x. */
+	{
+		static const char *const prefixes[] = {"docker.io/library/", "docker.io/",
+						       "index.docker.io/library/",
+						       "index.docker.io/"};
+		const char *n = copy;
+
+		for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+			if (!strncmp(n, prefixes[i], strlen(prefixes[i])) &&
+			    n[strlen(prefixes[i])] != '\0') {
+				n += strlen(prefixes[i]);
+				break;
+			}
+		out->name = strdup(n);
+	}
 	return 0;
 }
 
