@@ -318,16 +318,49 @@ out:
 	return rc;
 }
 
+struct sort_item {
+	const char *key; /* the name in the tar */
+	char *name;      /* the name on disk */
+	char *owned_key;
+};
+
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sort_item *)a)->key, ((const struct sort_item *)b)->key);
+}
+
+/* Entries go in the order of their names in the tar: in an overlay upper dir a whiteout
+ * device "x" sorts as ".wh.x". */
 static int pack_tree(struct pack *p, int dirfd, const char *rel_dir, struct error **err)
 {
 	char **names = NULL;
+	struct sort_item *items = NULL;
 	size_t n = 0;
 	int rc = 0;
 
 	if (list_dir(dirfd, &names, &n, err) < 0)
 		return error_wrap(err, "pack '%s'", *rel_dir ? rel_dir : ".");
+	items = calloc(n + 1, sizeof(*items));
+	if (!items) {
+		image_strv_free(names, n);
+		return error_errno(err, "pack");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stat sb;
+
+		items[i].name = names[i];
+		items[i].key = names[i];
+		if (p->o->overlay_upper && fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(0, 0) &&
+		    asprintf(&items[i].owned_key, ".wh.%s", names[i]) > 0)
+			items[i].key = items[i].owned_key;
+	}
+	qsort(items, n, sizeof(*items), item_cmp);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = pack_one(p, dirfd, rel_dir, names[i], err);
+		rc = pack_one(p, dirfd, rel_dir, items[i].name, err);
+	for (size_t i = 0; i < n; i++)
+		free(items[i].owned_key);
+	free(items);
 	image_strv_free(names, n);
 	return rc;
 }

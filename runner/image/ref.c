@@ -39,20 +39,34 @@ static bool component_valid(const char *s, size_t n)
 	return true;
 }
 
-/* A registry host: letters, digits, '.', '-', optional :PORT. */
+/* A registry host: labels of letters, digits and inner '-' joined by '.', optional :PORT. */
 static bool host_valid(const char *s, size_t n)
 {
-	size_t i;
+	size_t i = 0, port = n;
 
-	if (n == 0)
+	for (size_t k = 0; k < n; k++)
+		if (s[k] == ':') {
+			port = k;
+			break;
+		}
+	while (i < port) {
+		size_t start = i;
+
+		while (i < port && (isalnum((unsigned char)s[i]) || s[i] == '-'))
+			i++;
+		if (i == start || s[start] == '-' || s[i - 1] == '-')
+			return false;
+		if (i < port && s[i] != '.')
+			return false;
+		if (i < port && ++i == port)
+			return false;
+	}
+	if (port == 0)
 		return false;
-	for (i = 0; i < n && s[i] != ':'; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-')
+	if (port < n) {
+		if (port + 1 == n)
 			return false;
-	if (i < n) {
-		if (i + 1 == n)
-			return false;
-		for (i++; i < n; i++)
+		for (i = port + 1; i < n; i++)
 			if (!isdigit((unsigned char)s[i]))
 				return false;
 	}
