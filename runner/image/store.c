@@ -645,7 +645,7 @@ int image_tag_digest(struct image_store *st, const char *ref, const char *manife
 {
 	cleanup_close int lk = -1;
 	cleanup_free char *nt = NULL, *path = NULL;
-	json_auto_t *idx = NULL, *man = NULL;
+	json_auto_t *idx = NULL;
 	struct image_ref r;
 	struct stat sb;
 

@@ -469,8 +469,6 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, struct error 
 	case AE_IFCHR:
 	case AE_IFBLK:
 	case AE_IFIFO: {
-		cleanup_close int fd = -1;
-
 		if (mknodat(pfd, base, type | 0600, archive_entry_rdev(e)) < 0)
 			return entry_fail(u, name, err, "mknod: %s", strerror(errno));
 		if (u->root && fchownat(pfd, base, (uid_t)archive_entry_uid(e),
