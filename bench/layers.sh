@@ -13,8 +13,8 @@ tree="$BENCH_DIR/tree"
 data="$BENCH_DIR/data"
 
 now() { date +%s.%N; }
-elapsed() { echo "$2 - $1" | bc; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # 100 MB of random data in 1 MiB..4 MiB files, 100 MB of text in many small files.
 mkdir -p "$tree/bin" "$tree/src"
