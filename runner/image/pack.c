@@ -109,7 +109,8 @@ static int list_dir(int dirfd, char ***names, size_t *n, struct error **err)
 			goto oom;
 	}
 	closedir(d);
-	qsort(v, k, sizeof(*v), name_cmp);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), name_cmp);
 	*names = v;
 	*n = k;
 	return 0;
