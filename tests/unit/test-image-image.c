@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -127,6 +128,70 @@ int main(void)
 		ok(stat(dirs[1], &sb) == 0, "app:v1's layer stays");
 	}
 	image_strv_free(dirs, n);
+	dirs = NULL;
+
+	/* 50 layers: the absolute lowerdir does not fit a page; mount with the relative form. */
+	{
+		struct image *prev = NULL, *next = NULL;
+		char ldir[4400], mnt[256], cwd[4096];
+		char *t[] = {"deep:0"};
+		bool all = true;
+
+		image_lookup(st, "app:v1", &prev, NULL);
+		for (int i = 0; i < 49 && prev; i++) {
+			struct image_layer l = {0};
+			char name[32];
+
+			snprintf(ldir, sizeof(ldir), "%s/l%d", base, i);
+			mkdir(ldir, 0755);
+			snprintf(name, sizeof(name), "file%d", i);
+			put(ldir, name, name);
+			o.overlay_upper = false;
+			if (image_layer_from_dir(st, ldir, &o, &l, &err) < 0 ||
+			    image_commit(st, prev, &l, 1, NULL, name, t, 1, NULL, &err) < 0) {
+				all = false;
+				break;
+			}
+			image_layer_release(&l);
+			image_free(prev);
+			prev = NULL;
+			image_lookup(st, "deep:0", &prev, &err);
+		}
+		ok(all && prev && prev->n_layers == 50, "an image of 50 layers (%s)",
+		   err ? err->msg : "ok");
+		error_clear(&err);
+		ok(prev && image_rootfs(st, prev, &dirs, &n, &err) == 0, "its rootfs");
+		ok(dirs && image_overlay_lowerdir(st, dirs, n, 512, &opt, &cd, &err) == 0 && cd,
+		   "the relative form is chosen");
+		snprintf(mnt, sizeof(mnt), "%.200s/mnt", base);
+		mkdir(mnt, 0755);
+		if (opt && cd && getcwd(cwd, sizeof(cwd))) {
+			char *mo = NULL;
+			int rc;
+
+			if (asprintf(&mo, "lowerdir=%s", opt) < 0)
+				abort();
+			rc = chdir(cd) == 0 ? mount("overlay", mnt, "overlay", MS_RDONLY, mo) : -1;
+			ok(rc == 0, "overlay mounts after chdir into the layers dir");
+			if (chdir(cwd) < 0)
+				diag("chdir back: %m");
+			if (rc == 0) {
+				snprintf(p, sizeof(p), "%s/file0", mnt);
+				ok(stat(p, &sb) == 0, "bottom new layer's file is visible");
+				snprintf(p, sizeof(p), "%s/file48", mnt);
+				ok(stat(p, &sb) == 0, "top layer's file is visible");
+				snprintf(p, sizeof(p), "%s/base", mnt);
+				ok(stat(p, &sb) == 0, "the base image's file is visible");
+				ok(umount2(mnt, MNT_DETACH) == 0, "unmount");
+			}
+			free(mo);
+		}
+		free(opt);
+		free(cd);
+		image_strv_free(dirs, n);
+		image_free(prev);
+		(void)next;
+	}
 	free(digest);
 	image_free(img);
 	image_free(base_img);
