@@ -393,7 +393,8 @@ static int load_oci(struct load *l, struct error **err)
 
 		if (!name)
 			name = json_get_str(ann, REF_NAME_ANNOTATION, NULL);
-		if (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST))
+		/* An entry without mediaType is checked by the manifest's own. */
+		if (*mt && strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST))
 			return error_failed(err, "load '%s': '%s' is a '%s', not an image manifest",
 					    l->path, d, mt);
 		if (!digest_valid(d) || !image_blob_exists(l->st, d))
