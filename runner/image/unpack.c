@@ -305,6 +305,9 @@ static int write_file(struct unpack *u, const char *name, int pfd, const char *b
 			size -= (size_t)n;
 		}
 	}
+	if (r != ARCHIVE_EOF && u->too_big)
+		return error_failed(err, "layer '%s': more than %llu bytes uncompressed (a tar bomb?)",
+				    u->what, (unsigned long long)u->lim->max_bytes);
 	if (r != ARCHIVE_EOF)
 		return entry_fail(u, name, err, "read data: %s", archive_error_string(u->tar));
 	if (ftruncate(fd, archive_entry_size(e)) < 0)

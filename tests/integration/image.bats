@@ -238,7 +238,15 @@ refused_import() { # TAR ENTRY: import must fail naming ENTRY and leave nothing 
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"larger than 1048576 bytes"* ]]
 	assert_no_partial_state
+	# many entries each under the cap, together over it
 	rm "$T/bomb/zeros"
+	for i in 1 2 3 4 5; do head -c 700000 /dev/zero >"$T/bomb/z$i"; done
+	tar -C "$T/bomb" -cf - . | zstd -q >"$T/sum.tar.zst"
+	SLIPWAY_LAYER_MAX_BYTES=1M run sw image import "$T/sum.tar.zst" bomb
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"more than 1048576 bytes uncompressed"* ]]
+	assert_no_partial_state
+	rm "$T"/bomb/z*
 	for i in $(seq 1 30); do : >"$T/bomb/f$i"; done
 	tar -C "$T/bomb" -cf "$T/many.tar" .
 	make_oci_archive "$T/many-oci.tar" many:1 "$T/many.tar"
