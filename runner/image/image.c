@@ -388,6 +388,8 @@ int image_commit(struct image_store *st, const struct image *parent,
 int image_import(struct image_store *st, const char *src, const char *ref,
 		 const struct image_pack_opts *o, char **manifest_digest, struct error **err)
 {
+	/* From the layer blob to its tag: prune must not run in between. */
+	cleanup_close int lease = image_store_lease(st, err);
 	cleanup_free char *tmp = NULL;
 	struct image_layer layer = {0};
 	struct image_ref r;
@@ -396,7 +398,7 @@ int image_import(struct image_store *st, const char *src, const char *ref,
 	char *tags[1] = {(char *)ref};
 	int rc;
 
-	if (image_ref_parse(ref, &r, err) < 0)
+	if (lease < 0 || image_ref_parse(ref, &r, err) < 0)
 		return -1;
 	if (r.digest) {
 		image_ref_release(&r);

@@ -60,6 +60,14 @@ const char *image_store_layers_dir(const struct image_store *st);
 /* Shows a progress line on stderr during long work (unpack, pack) when enabled. */
 void image_store_set_progress(struct image_store *st, bool on);
 
+/* A lease keeps image_prune (in any process) from running while it is held: take one around
+ * a sequence that writes blobs and tags them later (the builder's image_layer_from_dir ...
+ * image_commit, the registry client's pull ... image_tag_digest, the engine's image_lookup ...
+ * image_pin). Single calls take one themselves. Returns a lock fd; give it to
+ * image_store_unlease. Leases nest. */
+int image_store_lease(struct image_store *st, struct error **err);
+void image_store_unlease(int lease);
+
 /* --- references -------------------------------------------------------------------------- */
 
 /* "NAME[:TAG][@DIGEST]" as Docker reads it: NAME is [HOST[:PORT]/]PATH in lowercase
@@ -219,7 +227,8 @@ struct image_prune_stats {
 	uint64_t bytes; /* blob bytes freed */
 };
 /* Removes blobs no tagged image references and layer dirs neither a tagged image nor a pinned
- * container uses (also stale temp files and dirs). */
+ * container uses (also stale temp files and dirs). Waits for every lease to end: never call
+ * it while this process holds one. */
 int image_prune(struct image_store *st, struct image_prune_stats *stats, struct error **err);
 
 /* Writes ref as an OCI archive (a tar of an OCI layout with that one image, ref.name

@@ -109,6 +109,17 @@ int store_lock(struct image_store *st, const char *name, int how, struct error *
 	return fd;
 }
 
+int image_store_lease(struct image_store *st, struct error **err)
+{
+	return store_lock(st, "gc", LOCK_SH, err);
+}
+
+void image_store_unlease(int lease)
+{
+	if (lease >= 0)
+		close(lease);
+}
+
 char *store_blob_path(struct image_store *st, const char *digest, struct error **err)
 {
 	char *p = NULL;
