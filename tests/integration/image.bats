@@ -330,3 +330,22 @@ refused_import() { # TAR ENTRY: import must fail naming ENTRY and leave nothing 
 	[ "$(jq length <<<"$output")" -eq 8 ]
 	[ "$(ls "$DATA/tmp" | wc -l)" -eq 0 ]
 }
+
+@test "prune running beside imports never breaks a tagged image" {
+	make_rootfs "$T/root"
+	for i in $(seq 1 6); do
+		echo "$i" >"$T/root/n"
+		sw image import "$T/root" "race:$i" >/dev/null &
+		sw image prune >/dev/null &
+	done
+	wait
+	run sw image ls --json
+	[ "$(jq length <<<"$output")" -eq 6 ]
+	for i in $(seq 1 6); do
+		sw image inspect --layers "race:$i" >/dev/null
+	done
+	sw image prune >/dev/null
+	for i in $(seq 1 6); do
+		sw image inspect --layers "race:$i" >/dev/null
+	done
+}
