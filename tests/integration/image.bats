@@ -334,8 +334,11 @@ refused_import() { # TAR ENTRY: import must fail naming ENTRY and leave nothing 
 @test "prune running beside imports never breaks a tagged image" {
 	make_rootfs "$T/root"
 	for i in $(seq 1 6); do
-		echo "$i" >"$T/root/n"
-		sw image import "$T/root" "race:$i" >/dev/null &
+		cp -a "$T/root" "$T/root$i"
+		echo "$i" >"$T/root$i/n"
+	done
+	for i in $(seq 1 6); do
+		sw image import "$T/root$i" "race:$i" >/dev/null &
 		sw image prune >/dev/null &
 	done
 	wait
