@@ -656,7 +656,7 @@ int image_tag_digest(struct image_store *st, const char *ref, const char *manife
 {
 	cleanup_close int lk = -1;
 	cleanup_free char *nt = NULL, *path = NULL;
-	json_auto_t *idx = NULL;
+	json_auto_t *idx = NULL, *man = NULL;
 	struct image_ref r;
 	struct stat sb;
 
@@ -669,13 +669,25 @@ int image_tag_digest(struct image_store *st, const char *ref, const char *manife
 		return -1;
 	if (stat(path, &sb) < 0)
 		return error_failed(err, "manifest '%s' is not in the store", manifest_digest);
+	/* The index entry carries the manifest's own media type (OCI or Docker schema 2). */
+	{
+		cleanup_free char *m = NULL;
+		size_t mlen = 0;
+
+		if (image_blob_read(st, manifest_digest, MAX_MANIFEST_BYTES, &m, &mlen, err) < 0)
+			return -1;
+		man = json_parse(m, mlen, "manifest", err);
+		if (!man)
+			return error_wrap(err, "tag '%s'", ref);
+	}
 	lk = store_lock(st, "index", LOCK_EX, err);
 	if (lk < 0)
 		return -1;
 	idx = store_index_read(st, err);
 	if (!idx)
 		return -1;
-	index_set_tag(idx, nt, manifest_digest, MT_OCI_MANIFEST, sb.st_size);
+	index_set_tag(idx, nt, manifest_digest, json_get_str(man, "mediaType", MT_OCI_MANIFEST),
+		      sb.st_size);
 	return store_index_write(st, idx, err);
 }
 
