@@ -72,5 +72,13 @@ int cli_fail(struct error *err);
 /* Command implementations (cli/cmd-*.c). */
 int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
+int cmd_image_import(struct cli *cli, int argc, char **argv);
+int cmd_image_ls(struct cli *cli, int argc, char **argv);
+int cmd_image_inspect(struct cli *cli, int argc, char **argv);
+int cmd_image_tag(struct cli *cli, int argc, char **argv);
+int cmd_image_rm(struct cli *cli, int argc, char **argv);
+int cmd_image_save(struct cli *cli, int argc, char **argv);
+int cmd_image_load(struct cli *cli, int argc, char **argv);
+int cmd_image_prune(struct cli *cli, int argc, char **argv);
 
 #endif
