@@ -31,7 +31,16 @@ struct command {
 	int (*run)(struct cli *cli, int argc, char **argv);
 };
 
-extern const struct command commands[];
+/* The command groups (cli/commands.c); a NULL entry is a group not linked in. Each group is
+ * an array ended by an entry with a NULL name, defined by its command file as
+ * `const struct command commands_<group>[]` (groups: core run history container image
+ * image_build registry maint serve). */
+extern const struct command *const command_groups[];
+extern const size_t command_ngroups;
+
+#define for_each_command(c)                                                                        \
+	for (size_t cg_ = 0; cg_ < command_ngroups; cg_++)                                         \
+		for (const struct command *c = command_groups[cg_]; c && c->name; c++)
 
 /* Values cli_getopt returns besides the command's own options. */
 enum {

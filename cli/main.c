@@ -39,7 +39,7 @@ static const struct command *find_command(int argc, char **argv, int *used)
 {
 	const struct command *best = NULL;
 
-	for (const struct command *c = commands; c->name; c++) {
+	for_each_command(c) {
 		int words = name_words(c->name), i;
 		const char *p = c->name;
 
@@ -65,7 +65,7 @@ static bool is_group(const char *word)
 {
 	size_t n = strlen(word);
 
-	for (const struct command *c = commands; c->name; c++)
+	for_each_command(c)
 		if (!strncmp(c->name, word, n) && c->name[n] == ' ')
 			return true;
 	return false;
@@ -75,7 +75,7 @@ static void list_commands(FILE *f, const char *group)
 {
 	size_t n = group ? strlen(group) : 0;
 
-	for (const struct command *c = commands; c->name; c++) {
+	for_each_command(c) {
 		if (group && (strncmp(c->name, group, n) || c->name[n] != ' '))
 			continue;
 		fprintf(f, "  %-18s %s\n", c->name, c->summary);
