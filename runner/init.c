@@ -285,16 +285,49 @@ static void bind_volumes(int root)
 	}
 }
 
+/* /etc/hosts, hostname and resolv.conf of this container: files of a detached tmpfs (never
+ * on disk, gone with the mount namespace), each bind-mounted over the root's. */
 static void bind_etc(int root)
 {
-	static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
-	char src[PATH_MAX], dst[64];
+	const char *const files[][2] = {{"hosts", plan->etc_hosts},
+					{"hostname", plan->etc_hostname},
+					{"resolv.conf", plan->etc_resolv}};
+	int fs, mnt;
 
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		die_errno("create the /etc files");
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		die_errno("create the /etc files");
+	mnt =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		die_errno("mount the /etc files");
+	close(fs);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(src, sizeof(src), "%s/%s", plan->etc_dir, files[i]);
-		snprintf(dst, sizeof(dst), "/etc/%s", files[i]);
-		mount_in_root(root, dst, true, src, NULL, MS_BIND, NULL);
+		const char *text = files[i][1] ? files[i][1] : "";
+		size_t len = strlen(text);
+		char dst[64];
+		int fd, tree, target;
+
+		fd = openat(mnt, files[i][0], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+			die_errno("write /etc/%s", files[i][0]);
+		close(fd);
+		snprintf(dst, sizeof(dst), "/etc/%s", files[i][0]);
+		target = make_in_root(root, dst, true, 0644);
+		if (target < 0)
+			die_errno("create '%s'", dst);
+		tree = open_tree(mnt, files[i][0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0 || move_mount(tree, "", target, "",
+					   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			die_errno("mount '%s'", dst);
+		close(tree);
+		close(target);
 	}
+	close(mnt);
 }
 
 int init_loopback_up(void)
@@ -347,9 +380,9 @@ static void setup_root(void)
 		die_errno("make the mounts private");
 	if (plan->overlay_chdir && chdir(plan->overlay_chdir) < 0)
 		die_errno("enter '%s'", plan->overlay_chdir);
-	if (mount("overlay", plan->merged, "overlay", 0, plan->overlay_opts) < 0)
+	if (mount("overlay", plan->mount_at, "overlay", 0, plan->overlay_opts) < 0)
 		die_errno("mount the overlay root");
-	root = open(plan->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	root = open(plan->mount_at, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		die_errno("open the root");
 	mount_in_root(root, "/proc", false, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -466,8 +499,15 @@ static void redirect(int from, int to, const char *what)
 	}
 }
 
-static _Noreturn void command_main(const struct passwd_user *u, const sigset_t *none)
+struct command_args {
+	const struct passwd_user *u;
+	const sigset_t *none;
+};
+
+static int command_main(void *arg)
 {
+	const struct passwd_user *u = ((struct command_args *)arg)->u;
+	const sigset_t *none = ((struct command_args *)arg)->none;
 	const struct container_spec *s = plan->spec;
 	int in = s->stdin_fd, out = s->stdout_fd, errfd = s->stderr_fd, e;
 
@@ -583,13 +623,22 @@ _Noreturn void init_main(const struct init_plan *p)
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)
 		die_errno("signalfd");
-	/* Not fork(): its at-fork handlers take locks another thread of slipway may have held
-	 * when we were cloned. */
-	cmd = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
-	if (cmd < 0)
-		die_errno("start the command");
-	if (cmd == 0)
-		command_main(&u, &none);
+	/* Like vfork: the command shares init's memory until it execs (no page tables to copy),
+	 * on a stack of its own. Not fork(): its at-fork handlers take locks another thread of
+	 * slipway may have held when we were cloned. */
+	{
+		struct command_args a = {&u, &none};
+		size_t stack_size = 256 * 1024;
+		char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+		if (stack == MAP_FAILED)
+			die_errno("allocate the command's stack");
+		cmd = clone(command_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+		if (cmd < 0)
+			die_errno("start the command");
+		munmap(stack, stack_size);
+	}
 	close(p->status_w);
 	/* init keeps only what it needs to signal the command. */
 	{

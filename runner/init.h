@@ -38,12 +38,12 @@ struct init_shared {
 
 struct init_plan {
 	const struct container_spec *spec;
-	const char *merged;	   /* $DATA/containers/<id>/merged */
+	const char *mount_at;	   /* where the overlay is mounted (in the new mount namespace) */
 	const char *overlay_opts;  /* the overlay mount data */
 	const char *overlay_chdir; /* relative lower dirs are resolved against it, or NULL */
 	const char *hostname;
-	const char *etc_dir; /* holds hosts, hostname, resolv.conf for the container */
-	const char *path;    /* the PATH argv[0] is looked up in */
+	const char *etc_hosts, *etc_hostname, *etc_resolv; /* the files' contents */
+	const char *path;				   /* the PATH argv[0] is looked up in */
 	char *const *env;
 	int cg_fds[CG_NCTL];
 	int n_cg_fds;
