@@ -856,14 +856,14 @@ static int follow(struct log_printer *p, const char *ref, const char *step_name,
 		if (s == STEP_PASSED || s == STEP_SKIPPED)
 			return finish_output(EXIT_OK);
 		fflush(stdout);
-		fprintf(stderr, "slipway: step '%s' of run '%s' is %s\n", step_name, ref,
+		fprintf(stderr, "slipway: step '%s' of run '%s': %s\n", step_name, ref,
 			step_status_name(s));
 		return finish_output(EXIT_FAILED);
 	}
 	if (status == RUN_PASSED)
 		return finish_output(EXIT_OK);
 	fflush(stdout);
-	fprintf(stderr, "slipway: run '%s' is %s\n", ref, run_status_name(status));
+	fprintf(stderr, "slipway: run '%s': %s\n", ref, run_status_name(status));
 	return finish_output(EXIT_FAILED);
 }
 
