@@ -1,5 +1,6 @@
 /* cli/cmd-history.c — `slipway runs`, `slipway show RUN`, `slipway logs [-f] [-t] RUN[/STEP]`:
  * the history in the store as tables, JSON and log text, and following a live run. */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,63 +103,59 @@ static char *cell_text(const char *s, size_t max_cols, size_t *cols)
 }
 
 /* A table printed with its columns as wide as their widest cell. */
+#define TABLE_MAX_COLS 8
+
+struct cell {
+	char *text; /* owned, as cell_text made it */
+	size_t cols;
+	const char *colour; /* an SGR code, or NULL */
+};
+
 struct table {
 	size_t ncols;
 	const char *const *heads;
-	const bool *right; /* right-aligned columns, or NULL */
-	char **cells;	   /* rows * ncols, owned */
-	size_t *widths;	   /* of each cell, in terminal columns */
-	const char **colours;
+	const bool *right;  /* right-aligned columns, or NULL */
+	struct cell *cells; /* rows * ncols */
 	size_t rows, alloc;
 	bool colour;
 };
 
-static int table_init(struct table *t, const char *const *heads, size_t ncols, const bool *right,
-		      bool colour)
+static void table_init(struct table *t, const char *const *heads, size_t ncols, const bool *right,
+		       bool colour)
 {
+	assert(ncols <= TABLE_MAX_COLS);
 	*t = (struct table){.ncols = ncols, .heads = heads, .right = right, .colour = colour};
-	return 0;
 }
 
 static void table_release(struct table *t)
 {
 	for (size_t i = 0; i < t->rows * t->ncols; i++)
-		free(t->cells[i]);
+		free(t->cells[i].text);
 	free(t->cells);
-	free(t->widths);
-	free(t->colours);
 }
 
 /* Adds a row of ncols texts (NULL shows as "-"); colours[i] is an SGR code or NULL. */
 static int table_add(struct table *t, const char *const *texts, const char *const *colours,
 		     struct error **err)
 {
-	size_t base = t->rows * t->ncols;
+	struct cell *row;
 
 	if (t->rows == t->alloc) {
 		size_t na = t->alloc ? t->alloc * 2 : 16;
-		char **c = reallocarray(t->cells, na * t->ncols, sizeof(*c));
-		size_t *w;
-		const char **k;
+		struct cell *nv = reallocarray(t->cells, na * t->ncols, sizeof(*nv));
 
-		if (c)
-			t->cells = c;
-		w = c ? reallocarray(t->widths, na * t->ncols, sizeof(*w)) : NULL;
-		if (w)
-			t->widths = w;
-		k = w ? reallocarray(t->colours, na * t->ncols, sizeof(*k)) : NULL;
-		if (!k)
+		if (!nv)
 			return error_errno(err, "print table");
-		t->colours = k;
+		t->cells = nv;
 		t->alloc = na;
 	}
+	row = &t->cells[t->rows * t->ncols];
 	for (size_t i = 0; i < t->ncols; i++) {
-		t->cells[base + i] =
-		    cell_text(texts[i] ? texts[i] : "-", CELL_MAX_COLS, &t->widths[base + i]);
-		t->colours[base + i] = colours ? colours[i] : NULL;
-		if (!t->cells[base + i]) {
+		row[i].text = cell_text(texts[i] ? texts[i] : "-", CELL_MAX_COLS, &row[i].cols);
+		row[i].colour = colours ? colours[i] : NULL;
+		if (!row[i].text) {
 			while (i-- > 0)
-				free(t->cells[base + i]);
+				free(row[i].text);
 			return error_errno(err, "print table");
 		}
 	}
@@ -166,19 +163,18 @@ static int table_add(struct table *t, const char *const *texts, const char *cons
 	return 0;
 }
 
-static void print_cell(const struct table *t, const char *text, size_t w, size_t width,
-		       const char *colour, size_t col)
+static void print_cell(const struct table *t, const struct cell *c, size_t width, size_t col)
 {
 	bool right = t->right && t->right[col];
 	bool last = col + 1 == t->ncols;
-	size_t pad = width > w ? width - w : 0;
+	size_t pad = width > c->cols ? width - c->cols : 0;
 
 	if (right)
 		printf("%*s", (int)pad, "");
-	if (colour && t->colour)
-		printf("\033[%sm%s\033[0m", colour, text);
+	if (c->colour && t->colour)
+		printf("\033[%sm%s\033[0m", c->colour, c->text);
 	else
-		fputs(text, stdout);
+		fputs(c->text, stdout);
 	if (!right && !last)
 		printf("%*s", (int)pad, "");
 	if (!last)
@@ -187,23 +183,21 @@ static void print_cell(const struct table *t, const char *text, size_t w, size_t
 
 static void table_print(const struct table *t)
 {
-	size_t width[16] = {0};
+	size_t width[TABLE_MAX_COLS] = {0};
 
-	for (size_t c = 0; c < t->ncols && c < ARRAY_SIZE(width); c++) {
+	for (size_t c = 0; c < t->ncols; c++) {
 		width[c] = strlen(t->heads[c]);
 		for (size_t r = 0; r < t->rows; r++)
-			if (t->widths[r * t->ncols + c] > width[c])
-				width[c] = t->widths[r * t->ncols + c];
+			if (t->cells[r * t->ncols + c].cols > width[c])
+				width[c] = t->cells[r * t->ncols + c].cols;
 	}
 	for (size_t c = 0; c < t->ncols; c++)
-		print_cell(t, t->heads[c], strlen(t->heads[c]), width[c], NULL, c);
+		print_cell(t, &(struct cell){(char *)t->heads[c], strlen(t->heads[c]), NULL},
+			   width[c], c);
 	putchar('\n');
 	for (size_t r = 0; r < t->rows; r++) {
-		for (size_t c = 0; c < t->ncols; c++) {
-			size_t i = r * t->ncols + c;
-
-			print_cell(t, t->cells[i], t->widths[i], width[c], t->colours[i], c);
-		}
+		for (size_t c = 0; c < t->ncols; c++)
+			print_cell(t, &t->cells[r * t->ncols + c], width[c], c);
 		putchar('\n');
 	}
 }
@@ -697,22 +691,37 @@ static int load_steps(struct log_printer *p, struct error **err)
 	return 0;
 }
 
+/* The name of the line's step; a step created after the last look reloads the list. NULL
+ * for the run's own lines. */
+static const char *step_label(struct log_printer *p, int64_t step_id, size_t *index)
+{
+	struct error *err = NULL;
+	const char *name;
+
+	*index = 0;
+	if (!step_id)
+		return NULL;
+	name = step_name_of(p, step_id, index);
+	if (!name && load_steps(p, &err) == 0)
+		name = step_name_of(p, step_id, index);
+	error_free(err);
+	return name ? name : "?";
+}
+
 static void print_prefix(struct log_printer *p, const struct log_line *l)
 {
 	static const char *const palette[] = {"36", "33", "32", "35", "34", "96", "93", "92"};
-	size_t index = 0, cols = 0;
-	const char *name = l->step_id ? step_name_of(p, l->step_id, &index) : "slipway";
-	cleanup_free char *shown = NULL;
+	size_t index, cols = 0;
+	const char *name = step_label(p, l->step_id, &index);
+	cleanup_free char *shown = cell_text(name ? name : "slipway", CELL_MAX_COLS, &cols);
 
-	if (!name && load_steps(p, &(struct error *){NULL}) == 0)
-		name = step_name_of(p, l->step_id, &index);
-	shown = cell_text(name ? name : "?", CELL_MAX_COLS, &cols);
-	if (p->colour && l->step_id)
-		printf("\033[%sm%s\033[0m", palette[index % ARRAY_SIZE(palette)], shown);
-	else if (p->colour)
-		printf("\033[90m%s\033[0m", shown);
+	if (!shown)
+		return;
+	if (p->colour)
+		printf("\033[%sm%s\033[0m", name ? palette[index % ARRAY_SIZE(palette)] : "90",
+		       shown);
 	else
-		fputs(shown ? shown : "?", stdout);
+		fputs(shown, stdout);
 	printf("%*s | ", (int)(p->name_width > cols ? p->name_width - cols : 0), "");
 }
 
@@ -720,14 +729,12 @@ static int print_line_json(struct log_printer *p, const struct log_line *l)
 {
 	char when[40];
 	size_t index;
-	const char *name = l->step_id ? step_name_of(p, l->step_id, &index) : NULL;
 	json_t *j;
 
-	if (l->step_id && !name && load_steps(p, &(struct error *){NULL}) == 0)
-		name = step_name_of(p, l->step_id, &index);
 	store_format_time(l->t_ms, when, sizeof(when));
 	j = json_pack("{s:I, s:s, s:s?, s:s, s:s%}", "id", (json_int_t)l->id, "time", when, "step",
-		      name, "stream", log_stream_name(l->stream), "text", l->text, l->len);
+		      step_label(p, l->step_id, &index), "stream", log_stream_name(l->stream),
+		      "text", l->text, l->len);
 	if (!j || json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0 ||
 	    putchar('\n') == EOF) {
 		json_decref(j);
@@ -735,6 +742,53 @@ static int print_line_json(struct log_printer *p, const struct log_line *l)
 	}
 	json_decref(j);
 	return 0;
+}
+
+/* The length of the escape sequence at s (s[0] is ESC) when it only sets colours or styles
+ * (SGR: ESC [ digits ; : m), else 0. */
+static size_t sgr_len(const char *s, size_t len)
+{
+	size_t i = 2;
+
+	if (len < 3 || s[1] != '[')
+		return 0;
+	while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';' || s[i] == ':'))
+		i++;
+	return i < len && s[i] == 'm' ? i + 1 : 0;
+}
+
+/* Writes a log line's text. To a terminal, a step's output keeps its colours (SGR) but no
+ * other control: a hostile build must not retitle the window, write the clipboard (OSC 52)
+ * or move the cursor; such bytes show as '?'. Elsewhere the text goes out as stored. */
+static void print_text(const char *s, size_t len, bool tty)
+{
+	size_t start = 0;
+
+	if (!tty) {
+		fwrite(s, 1, len, stdout);
+		return;
+	}
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t keep = 0, drop = 0;
+
+		if (c == 0x1b)
+			keep = sgr_len(s + i, len - i), drop = keep ? 0 : 1;
+		else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+			drop = 1;
+		else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+			 (unsigned char)s[i + 1] <= 0x9f)
+			drop = 2; /* a C1 control, U+0080-U+009F */
+		if (!drop) {
+			i += keep ? keep : 1;
+			continue;
+		}
+		fwrite(s + start, 1, i - start, stdout);
+		putchar('?');
+		i += drop;
+		start = i;
+	}
+	fwrite(s + start, 1, len - start, stdout);
 }
 
 static int print_line(const struct log_line *l, void *data)
@@ -756,10 +810,12 @@ static int print_line(const struct log_line *l, void *data)
 	if (p->prefix)
 		print_prefix(p, l);
 	if (p->colour && l->stream == LOG_SYSTEM)
-		printf("\033[1m%s\033[0m\n", l->text);
-	else if (fwrite(l->text, 1, l->len, stdout) != l->len || putchar('\n') == EOF)
-		p->failed = true;
-	p->failed = p->failed || ferror(stdout);
+		fputs("\033[1m", stdout);
+	print_text(l->text, l->len, p->cli->stdout_tty);
+	if (p->colour && l->stream == LOG_SYSTEM)
+		fputs("\033[0m", stdout);
+	putchar('\n');
+	p->failed = ferror(stdout);
 	return p->failed;
 }
 

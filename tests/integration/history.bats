@@ -359,14 +359,24 @@ col_of() {
 	[[ "$output" != *$'\e'* ]]
 	run -0 sw show app#1
 	[[ "$output" != *$'\e'* ]]
-	run -0 script -qec "'$SLIPWAY' --data-dir '$FX' runs app" /dev/null
+	# (finished runs only: a running one's duration moves between two calls)
+	run -0 script -qec "'$SLIPWAY' --data-dir '$FX' runs app -s passed,failed" /dev/null
 	[[ "$output" == *$'\e[32mpassed\e[0m'* ]]
 	[[ "$output" == *$'\e[31mfailed\e[0m'* ]]
 	# colour codes do not break the alignment
 	plain=$(sed 's/\x1b\[[0-9;]*m//g; s/\r$//' <<<"$output")
-	[ "$plain" = "$(sw runs app)" ]
+	[ "$plain" = "$(sw runs app -s passed,failed)" ]
 	run -0 script -qec "NO_COLOR=1 '$SLIPWAY' --data-dir '$FX' show app#1" /dev/null
 	[[ "$output" != *$'\e'* ]]
+}
+
+@test "logs: a build's colours reach a terminal, other control sequences do not" {
+	run -0 sw logs lib#1/build
+	[ "${lines[0]}" = $'\e[31mred\e[0m and \e]0;pwned\a title\tend' ]
+	[ "${lines[1]}" = $'\e[2Jcleared \u009b6n' ]
+	run -0 script -qec "'$SLIPWAY' --data-dir '$FX' logs lib#1/build" /dev/null
+	[ "${lines[0]}" = $'\e[31mred\e[0m and ?]0;pwned? title\tend\r' ]
+	[ "${lines[1]}" = $'?[2Jcleared ?6n\r' ]
 }
 
 @test "help lists runs, show and logs" {

@@ -273,9 +273,14 @@ static void write_others(struct store *st, pid_t owner, int64_t now)
 		&(struct fx_run){C1, "main", NULL, "push", "webhook", RUN_FAILED, 0, 900, 70, 0,
 				 "step 'build' failed"},
 		now);
-	step(st, r,
-	     &(struct fx_step){"build", STEP_KIND_STEP, STEP_FAILED, 137, true, false, 1, 12,
-			       64 * MIB, 64 * MIB, 11000000});
+	s = step(st, r,
+		 &(struct fx_step){"build", STEP_KIND_STEP, STEP_FAILED, 137, true, false, 1, 12,
+				   64 * MIB, 64 * MIB, 11000000});
+	/* a build's colours, and controls a hostile one could send a terminal */
+	line(st, r, s, LOG_STDOUT, "\033[31mred\033[0m and \033]0;pwned\007 title\tend");
+	line(st, r, s, LOG_STDERR,
+	     "\033[2Jcleared \xc2\x9b"
+	     "6n");
 	step(st, r,
 	     &(struct fx_step){"slow", STEP_KIND_STEP, STEP_FAILED, 143, false, true, 1, 60,
 			       2 * MIB, -1, 100000});
