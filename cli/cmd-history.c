@@ -655,11 +655,27 @@ struct log_printer {
 	bool timestamps; /* -t */
 	bool prefix;	 /* all the run's lines: each prefixed with its step's name */
 	bool colour;
-	size_t name_width; /* of the prefixes */
 	struct step_info *steps;
 	size_t nsteps;
+	char **prefixes;  /* nsteps + 1: each step's "name    | ", then the run's own */
+	int64_t time_sec; /* the second time_text was formatted for (-t) */
+	char time_text[40];
 	bool failed; /* writing stdout failed */
 };
+
+static void free_prefixes(struct log_printer *p)
+{
+	for (size_t i = 0; p->prefixes && i <= p->nsteps; i++)
+		free(p->prefixes[i]);
+	free(p->prefixes);
+	p->prefixes = NULL;
+}
+
+static void log_printer_release(struct log_printer *p)
+{
+	free_prefixes(p);
+	step_infos_free(p->steps, p->nsteps);
+}
 
 static const char *step_name_of(struct log_printer *p, int64_t step_id, size_t *index)
 {
@@ -668,37 +684,67 @@ static const char *step_name_of(struct log_printer *p, int64_t step_id, size_t *
 			*index = i;
 			return p->steps[i].name;
 		}
-	*index = 0;
+	*index = p->nsteps;
 	return NULL;
+}
+
+/* Formats the prefixes once: a name (coloured per step on a terminal), padded to the longest,
+ * then " | ". */
+static int make_prefixes(struct log_printer *p, struct error **err)
+{
+	static const char *const palette[] = {"36", "33", "32", "35", "34", "96", "93", "92"};
+	size_t width = strlen("slipway"), *cols;
+	char **shown;
+
+	shown = calloc(p->nsteps + 1, sizeof(*shown));
+	cols = calloc(p->nsteps + 1, sizeof(*cols));
+	p->prefixes = calloc(p->nsteps + 1, sizeof(*p->prefixes));
+	for (size_t i = 0; shown && cols && p->prefixes && i <= p->nsteps; i++) {
+		shown[i] = cell_text(i < p->nsteps ? p->steps[i].name : "slipway", CELL_MAX_COLS,
+				     &cols[i]);
+		if (shown[i] && cols[i] > width)
+			width = cols[i];
+	}
+	for (size_t i = 0; shown && cols && p->prefixes && i <= p->nsteps; i++) {
+		const char *colour = i < p->nsteps ? palette[i % ARRAY_SIZE(palette)] : "90";
+
+		if (!shown[i] ||
+		    asprintf(&p->prefixes[i], "%s%s%s%s%*s | ", p->colour ? "\033[" : "",
+			     p->colour ? colour : "", p->colour ? "m" : "", shown[i],
+			     (int)(width - cols[i]) + (p->colour ? 4 : 0),
+			     p->colour ? "\033[0m" : "") < 0)
+			p->prefixes[i] = NULL;
+	}
+	for (size_t i = 0; shown && i <= p->nsteps; i++)
+		free(shown[i]);
+	free(shown);
+	free(cols);
+	for (size_t i = 0; p->prefixes && i <= p->nsteps; i++)
+		if (!p->prefixes[i])
+			return error_errnum(err, ENOMEM, "print log");
+	return p->prefixes ? 0 : error_errnum(err, ENOMEM, "print log");
 }
 
 /* Reads the run's steps again (a live run may have created more). */
 static int load_steps(struct log_printer *p, struct error **err)
 {
+	free_prefixes(p);
 	step_infos_free(p->steps, p->nsteps);
 	p->steps = NULL;
 	p->nsteps = 0;
 	if (store_steps_of_run(p->st, p->run_id, &p->steps, &p->nsteps, err) < 0)
 		return -1;
-	p->name_width = strlen("slipway");
-	for (size_t i = 0; i < p->nsteps; i++) {
-		size_t cols;
-		cleanup_free char *name = cell_text(p->steps[i].name, CELL_MAX_COLS, &cols);
-
-		if (cols > p->name_width)
-			p->name_width = cols;
-	}
-	return 0;
+	return make_prefixes(p, err);
 }
 
 /* The name of the line's step; a step created after the last look reloads the list. NULL
- * for the run's own lines. */
+ * for the run's own lines. *index: the step's place, or nsteps for the run's own lines. */
 static const char *step_label(struct log_printer *p, int64_t step_id, size_t *index)
 {
 	struct error *err = NULL;
 	const char *name;
 
-	*index = 0;
+	*index = p->nsteps;
 	if (!step_id)
 		return NULL;
 	name = step_name_of(p, step_id, index);
@@ -710,19 +756,31 @@ static const char *step_label(struct log_printer *p, int64_t step_id, size_t *in
 
 static void print_prefix(struct log_printer *p, const struct log_line *l)
 {
-	static const char *const palette[] = {"36", "33", "32", "35", "34", "96", "93", "92"};
-	size_t index, cols = 0;
-	const char *name = step_label(p, l->step_id, &index);
-	cleanup_free char *shown = cell_text(name ? name : "slipway", CELL_MAX_COLS, &cols);
+	size_t index;
 
-	if (!shown)
-		return;
-	if (p->colour)
-		printf("\033[%sm%s\033[0m", name ? palette[index % ARRAY_SIZE(palette)] : "90",
-		       shown);
+	step_label(p, l->step_id, &index);
+	if (p->prefixes && index <= p->nsteps)
+		fputs(p->prefixes[index], stdout);
 	else
-		fputs(shown, stdout);
-	printf("%*s | ", (int)(p->name_width > cols ? p->name_width - cols : 0), "");
+		fputs("? | ", stdout);
+}
+
+/* The line's time as store_format_time gives it; the date part is formatted once a second. */
+static const char *line_time(struct log_printer *p, int64_t t_ms)
+{
+	if (t_ms / 1000 != p->time_sec || !p->time_text[0]) {
+		store_format_time(t_ms, p->time_text, sizeof(p->time_text));
+		p->time_sec = t_ms / 1000;
+	} else if (strlen(p->time_text) == 24) { /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+		int ms = (int)(t_ms % 1000);
+
+		p->time_text[20] = (char)('0' + ms / 100);
+		p->time_text[21] = (char)('0' + ms / 10 % 10);
+		p->time_text[22] = (char)('0' + ms % 10);
+	} else {
+		store_format_time(t_ms, p->time_text, sizeof(p->time_text));
+	}
+	return p->time_text;
 }
 
 static int print_line_json(struct log_printer *p, const struct log_line *l)
@@ -802,10 +860,8 @@ static int print_line(const struct log_line *l, void *data)
 		return p->failed;
 	}
 	if (p->timestamps) {
-		char when[40];
-
-		store_format_time(l->t_ms, when, sizeof(when));
-		printf("%s ", when);
+		fputs(line_time(p, l->t_ms), stdout);
+		putchar(' ');
 	}
 	if (p->prefix)
 		print_prefix(p, l);
@@ -982,7 +1038,7 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
 		cli_run_name(run, ref, sizeof(ref));
 		rc = logs(&p, ref, step_name, follow_run);
 	}
-	step_infos_free(p.steps, p.nsteps);
+	log_printer_release(&p);
 	run_info_free(run);
 	store_close(p.st);
 	return rc;
