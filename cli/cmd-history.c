@@ -939,6 +939,10 @@ static int follow(struct log_printer *p, const char *ref, const char *step_name,
 				return cli_fail(err);
 			if (step_name && find_step(p, step_name, step, &err) < 0)
 				return cli_fail(err);
+			/* A queued run gets its steps when its pipeline is read: wait for
+			 * them, but a name missing from a run that has steps is a mistake. */
+			if (step_name && !*step && (load_steps(p, &err) < 0 || p->nsteps))
+				return err ? cli_fail(err) : no_step_error(p, ref, step_name);
 			/* Lines are read after the status: those committed before it turned
 			 * final are all seen by this read. */
 			if ((!step_name || *step) &&

@@ -281,6 +281,9 @@ col_of() {
 	wait_for "$T/out" "line 5"
 	# the run is still live (the writer waits): what logs -f printed came while following
 	kill -0 "$writer"
+	# a step the live run does not have is a mistake said at once, not waited for
+	run -2 timeout 20 "$SLIPWAY" --data-dir "$D" logs -f live#1/nope
+	[ "$output" = "slipway: run 'live#1' has no step 'nope' (its steps: work)" ]
 	run -0 "$SLIPWAY" --data-dir "$D" runs --json
 	jq -e '.[0].status == "running"' <<<"$output"
 	touch "$D/go"
