@@ -2,7 +2,6 @@
  * the history in the store as tables, JSON and log text, and following a live run. */
 #include <assert.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
