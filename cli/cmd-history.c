@@ -927,7 +927,7 @@ static int follow(struct log_printer *p, const char *ref, const char *step_name,
 	struct error *err = NULL;
 	enum run_status status = RUN_RUNNING;
 	int64_t seen = -1, version, last_recover = now_ms();
-	bool final = false;
+	bool final = false, live = false;
 
 	for (;;) {
 		if (store_data_version(p->st, &version, &err) < 0)
@@ -953,8 +953,12 @@ static int follow(struct log_printer *p, const char *ref, const char *step_name,
 				break;
 			final = run_status_is_final(status) ||
 				(*step && step_status_is_final((*step)->status));
-			if (final)
-				continue; /* one more pass reads what came with the change */
+			/* Finished before we looked: everything is read. Finished while we
+			 * watched: one more pass after a pause reads lines its writer flushed
+			 * with or just after the final status. */
+			if (final && !live)
+				break;
+			live = true;
 		}
 		if (now_ms() - last_recover >= FOLLOW_RECOVER_MS) {
 			last_recover = now_ms();
