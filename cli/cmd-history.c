@@ -444,7 +444,12 @@ static json_t *details_json(const struct run_details *d)
 				    json_string(step_kind_name(d->steps[i].kind)));
 	for (size_t i = 0; deploys && i < d->ndeploys; i++)
 		json_array_append_new(deploys, deploy_to_json(&d->deploys[i]));
-	if (!j || !deploys || json_object_set_new(j, "deploys", deploys) < 0 ||
+	if (!j || !deploys) {
+		json_decref(j);
+		json_decref(deploys);
+		return NULL;
+	}
+	if (json_object_set_new(j, "deploys", deploys) < 0 ||
 	    json_object_set_new(j, "error",
 				d->run->error ? json_string(d->run->error) : json_null()) < 0) {
 		json_decref(j);
