@@ -99,7 +99,7 @@ col_of() {
 	# a tag run shows its tag; times are relative; durations as people read them
 	grep -Eq '#3 +cancelled +v1\.0\.0 +abcdef01 +tag +20[0-9]{2}-[0-9]{2}-[0-9]{2} +9\.0s$' <<<"$output"
 	grep -Eq '^app#1 +passed +main +11111111 +push +10m ago +1m02s$' <<<"$output"
-	grep -Eq '^app#4 +running +main +abcdef01 +push +[0-9]+s ago +[0-9.]+s$' <<<"$output"
+	grep -Eq '^app#4 +running +main +abcdef01 +push +([0-9]+s|[0-9]+m) ago +[0-9.ms]+$' <<<"$output"
 	grep -Eq '#4 +queued +main +abcdef01 +push +- +-$' <<<"$output"
 	grep -Eq '#1 +error .* +3h ago +1\.0s$' <<<"$output"
 	grep -Eq '#2 +passed .* +2d ago +1h02m$' <<<"$output"
