@@ -353,6 +353,8 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"limit", required_argument, NULL, 'n'},
 						 {"status", required_argument, NULL, 's'},
+						 {"branch", required_argument, NULL, 'b'},
+						 {"event", required_argument, NULL, 'e'},
 						 CLI_COMMON_LONGOPTS};
 	struct run_query q = {.limit = 25};
 	struct store *st = NULL;
@@ -362,8 +364,14 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 	int64_t limit;
 	int opt, rc;
 
-	while ((opt = cli_getopt(cli, argc, argv, "hn:s:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "hn:s:b:e:", longopts)) != -1) {
 		switch (opt) {
+		case 'b':
+			q.branch = optarg;
+			break;
+		case 'e':
+			q.event = optarg;
+			break;
 		case 'n':
 			if (parse_int(optarg, 1, 100000, &limit, &err) < 0)
 				return cli_fail(err);
@@ -1057,13 +1065,16 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
 }
 
 const struct command commands_history[] = {
-    {"runs", "list runs, newest first", "[--limit N] [--status S[,S...]] [REPO]",
+    {"runs", "list runs, newest first",
+     "[--limit N] [--status S[,S...]] [--branch B] [--event E] [REPO]",
      "Columns: RUN (REPO#NUMBER), STATUS, BRANCH (or the tag), COMMIT (8 digits), EVENT,\n"
      "STARTED (relative), DURATION (so far, while it runs).\n"
      "Options:\n"
      "  -n, --limit N         show at most N runs (default 25)\n"
      "  -s, --status S,...    only runs in these states: queued, running, passed,\n"
      "                        failed, error, cancelled, interrupted\n"
+     "  -b, --branch B        only runs of branch B\n"
+     "  -e, --event E         only runs of event E (push, tag, manual, rerun, ...)\n"
      "      --json            print a JSON array of runs\n",
      cmd_runs},
     {"show", "show a run with its steps and deploys", "RUN",

@@ -338,6 +338,8 @@ void store_format_time(int64_t ms, char *out, size_t outlen);
 struct run_query {
 	const char *repo;     /* NULL: every repo */
 	unsigned status_mask; /* a bit (1u << status) per enum run_status wanted; 0: any */
+	const char *branch;   /* NULL: any */
+	const char *event;    /* NULL: any */
 	int limit;	      /* <= 0: 50 */
 	int offset;
 };

@@ -105,7 +105,7 @@ col_of() {
 	grep -Eq '#2 +passed .* +2d ago +1h02m$' <<<"$output"
 }
 
-@test "runs REPO, --limit and --status filter; bad values are usage errors" {
+@test "runs REPO, --limit, --status, --branch and --event filter; bad values are usage errors" {
 	run -0 sw runs app
 	[ "${#lines[@]}" -eq 5 ]
 	[[ "${lines[1]}" == "app#4 "* && "${lines[4]}" == "app#1 "* ]]
@@ -120,6 +120,18 @@ col_of() {
 	run -0 sw runs app --status passed
 	[ "${#lines[@]}" -eq 3 ]
 	[[ "${lines[1]}" == "app#3 "* && "${lines[2]}" == "app#1 "* ]]
+
+	run -0 sw runs --branch feature/login
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "app#3 "* && "${lines[2]}" == "app#2 "* ]]
+	run -0 sw runs -e rerun app
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == "app#3 "* ]]
+	run -0 sw runs --event push --branch main --status passed,failed
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "lib#1 "* && "${lines[2]}" == "app#1 "* ]]
+	run -0 sw runs --branch nope
+	[ "${#lines[@]}" -eq 1 ]
 
 	run -2 sw runs --status green
 	[[ "$output" == *"unknown run status 'green'"* ]]
