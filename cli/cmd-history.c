@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 #include <wctype.h>
 
 #include "cli/cli-store.h"
 #include "cli/cli.h"
 #include "lib/cleanup.h"
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/parse.h"
 
@@ -278,10 +280,27 @@ static int print_json(json_t *j)
 	return EXIT_OK;
 }
 
-/* Opens the store and recovers runs whose process died (a reader shows them interrupted). */
-static int open_history(struct cli *cli, struct store **st)
+/* open_history's answer for a data dir without a database. */
+#define HISTORY_EMPTY (-1)
+
+/* Opens the store and recovers runs whose process died (a reader shows them interrupted).
+ * A data dir without a database is an empty history, and a command that only reads does not
+ * create one (a mistyped --data-dir must not leave a database behind): HISTORY_EMPTY, or for
+ * a command given a run (ref) an input error naming the directory. */
+static int open_history(struct cli *cli, struct store **st, const char *ref)
 {
-	int rc = cli_open_store(cli, st);
+	cleanup_free char *path = path_join(cli->data_dir, "slipway.db");
+	int rc;
+
+	*st = NULL;
+	if (path && access(path, F_OK) < 0 && errno == ENOENT) {
+		if (!ref)
+			return HISTORY_EMPTY;
+		fprintf(stderr, "slipway: no run '%s': no history in '%s' (no slipway.db there)\n",
+			ref, cli->data_dir);
+		return EXIT_USAGE;
+	}
+	rc = cli_open_store(cli, st);
 
 	if (rc == EXIT_OK)
 		cli_recover(cli, *st);
@@ -387,7 +406,14 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind + 1]);
 	q.repo = argc - optind == 1 ? argv[optind] : NULL;
-	if ((rc = open_history(cli, &st)) != EXIT_OK)
+	rc = open_history(cli, &st, NULL);
+	if (rc == HISTORY_EMPTY && q.repo) {
+		error_usage(&err, "no repo '%s' in the history", q.repo);
+		return cli_fail(err);
+	}
+	if (rc == HISTORY_EMPTY)
+		goto print;
+	if (rc != EXIT_OK)
 		return rc;
 	if (q.repo) {
 		struct repo_info *repo = NULL;
@@ -403,6 +429,7 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 	if (store_runs_query(st, &q, &runs, &n, &err) < 0)
 		goto fail;
 	store_close(st);
+print:
 	if (cli->json) {
 		json_t *a = json_array();
 
@@ -645,7 +672,7 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cli, argc - optind ? "expected one RUN" : "missing RUN");
-	if ((rc = open_history(cli, &st)) != EXIT_OK)
+	if ((rc = open_history(cli, &st, argv[optind])) != EXIT_OK)
 		return rc;
 	rc = cli_find_run(st, argv[optind], &d.run, NULL);
 	if (rc == EXIT_OK && load_details(st, &d, &err) < 0)
@@ -1049,7 +1076,7 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cli, argc - optind ? "expected one RUN[/STEP]" : "missing RUN");
-	if ((rc = open_history(cli, &p.st)) != EXIT_OK)
+	if ((rc = open_history(cli, &p.st, argv[optind])) != EXIT_OK)
 		return rc;
 	rc = cli_find_run(p.st, argv[optind], &run, &step_name);
 	if (rc == EXIT_OK) {

@@ -254,6 +254,21 @@ col_of() {
 	[ "${lines[0]}" = "line 1" ]
 	run -2 "$SLIPWAY" --data-dir "$D" show 2
 	[ "$output" = "slipway: no run 'live#2'" ]
+	# no history yet: readers say so and create nothing (a mistyped --data-dir stays unmade)
+	run -2 "$SLIPWAY" --data-dir "$T/none" show 1
+	[ "$output" = "slipway: no run '1': no history in '$T/none' (no slipway.db there)" ]
+	run -2 "$SLIPWAY" --data-dir "$T/none" logs -f app#1
+	[[ "$output" == "slipway: no run 'app#1': no history in"* ]]
+	run -0 "$SLIPWAY" --data-dir "$T/none" runs
+	[ "$output" = "RUN  STATUS  BRANCH  COMMIT  EVENT  STARTED  DURATION" ]
+	run -0 "$SLIPWAY" --data-dir "$T/none" runs --json
+	[ "$output" = "[]" ]
+	run -2 "$SLIPWAY" --data-dir "$T/none" runs app
+	[ "$output" = "slipway: no repo 'app' in the history" ]
+	[ ! -e "$T/none" ]
+	# an empty database: a bare number is a run id
+	mkdir "$T/empty"
+	"$FIXTURE" lock "$T/empty" 0
 	run -2 "$SLIPWAY" --data-dir "$T/empty" show 1
 	[ "$output" = "slipway: no run with id 1: the history is empty" ]
 }
