@@ -381,15 +381,10 @@ static const char *const device_allow[] = {
     "b *:* m",
 };
 
-/* Set once on the "slipway" parent: a new v1 devices cgroup starts with its parent's list. */
+/* Per container, not on the shared parent: a cgroup made while another process is half-way
+ * through changing the parent's list would inherit half a list. */
 static int apply_devices(const char *d, struct error **err)
 {
-	char list[64];
-
-	if (read_at(d, "devices.list", list, sizeof(list)) < 0)
-		return error_errno(err, "read '%s/devices.list'", d);
-	if (strncmp(list, "a *:* rwm", 9))
-		return 0; /* done already */
 	if (write_at(d, "devices.deny", "a", err) < 0)
 		return -1;
 	/* A parent that already denies a device refuses to allow it (EPERM): fine. */
@@ -415,9 +410,7 @@ static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const 
 			return -1;
 		return name ? v2_enable(parent, name, err) : 0;
 	}
-	if (make_dir(parent, c == CG_CPUSET, err) < 0)
-		return -1;
-	return c == CG_DEVICES ? apply_devices(parent, err) : 0;
+	return make_dir(parent, c == CG_CPUSET, err);
 }
 
 static bool lim_needs(const struct limits *lim, enum cgroup_ctl c)
@@ -632,7 +625,9 @@ int cgroup_create(const struct cgroup_host *h, const char *name, const struct li
 		}
 	}
 	precompute(cg);
-	if (apply_v1(cg, lim, err) < 0 || apply_v2(cg, lim, err) < 0) {
+	if (apply_v1(cg, lim, err) < 0 || apply_v2(cg, lim, err) < 0 ||
+	    (cg->dir[CG_DEVICES] && !cg->v2[CG_DEVICES] &&
+	     apply_devices(cg->dir[CG_DEVICES], err) < 0)) {
 		cgroup_free(cg);
 		return error_wrap(err, "set the limits of cgroup '%s'", name);
 	}
