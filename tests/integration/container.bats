@@ -377,3 +377,17 @@ make_configured_image() {
 	sw image prune >/dev/null
 	[ ! -e "$DATA/layers/${layer#sha256:}" ]
 }
+
+@test "kill -9 of slipway: the next container run removes what it left" {
+	start_container --rootfs "$ROOT" --pids 20 sh -c "sleep 1000 # $MARK"
+	cg="$(cgroup_of "$CMD_PID" pids)"
+	id="$(ls "$DATA/containers")"
+	kill -9 $SW_PID
+	wait $SW_PID || true
+	[ -d "$DATA/containers/$id" ]
+	run sw container run --rootfs "$ROOT" true
+	[ "$status" -eq 0 ]
+	[ ! -e "$DATA/containers/$id" ]
+	[ ! -e "$cg" ]
+	! kill -0 "$CMD_PID" 2>/dev/null
+}
