@@ -394,6 +394,9 @@ static int apply_devices(const char *d, struct error **err)
 	return 0;
 }
 
+/* The "slipway" parent of controller c. On v2 every controller shares one directory: each
+ * one slipway uses there is handed down from slipway's own cgroup to "slipway" to the
+ * containers' at once. */
 static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const char *parent,
 			  struct error **err)
 {
@@ -401,14 +404,25 @@ static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const 
 
 	if (p->v2) {
 		char self[PATH_MAX];
-		const char *name = ctl_v2[c];
 
 		snprintf(self, sizeof(self), "%s%s", p->mount, strcmp(p->self, "/") ? p->self : "");
-		if (name && v2_enable(self, name, err) < 0)
-			return -1;
 		if (make_dir(parent, false, err) < 0)
 			return -1;
-		return name ? v2_enable(parent, name, err) : 0;
+		for (int k = 0; k < CG_NCTL; k++) {
+			const char *name = ctl_v2[k];
+			bool seen = false;
+
+			if (!name || !h->ctl[k].v2 || !h->ctl[k].mount)
+				continue;
+			for (int j = 0; j < k; j++)
+				if (ctl_v2[j] && h->ctl[j].v2 && !strcmp(ctl_v2[j], name))
+					seen = true;
+			if (seen)
+				continue;
+			if (v2_enable(self, name, err) < 0 || v2_enable(parent, name, err) < 0)
+				return -1;
+		}
+		return 0;
 	}
 	return make_dir(parent, c == CG_CPUSET, err);
 }

@@ -154,8 +154,13 @@ static void test_real(void)
 	ok(n > 0, "%d cgroup.procs fds", n);
 	pid = fork();
 	if (pid == 0) {
+		volatile char *mem;
+
 		if (cgroup_join_fds(fds, n) < 0)
 			_exit(1);
+		mem = malloc(4 << 20); /* charged to the new cgroup */
+		for (size_t i = 0; mem && i < (4 << 20); i += 4096)
+			mem[i] = 1;
 		for (;;)
 			pause();
 	}
@@ -164,6 +169,7 @@ static void test_real(void)
 	for (int i = 0; i < 200 && cgroup_is_empty(cg); i++)
 		usleep(5000);
 	ok(!cgroup_is_empty(cg), "the child is in it");
+	usleep(100000); /* let it touch its memory */
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	{
 		cleanup_free char *text = NULL;
@@ -173,7 +179,8 @@ static void test_real(void)
 	}
 	ok(cgroup_stats(cg, &u, &err) == 0, "stats");
 	is_int(u.pids_current, 1, "one process");
-	ok(u.memory_current_bytes > 0, "memory is charged");
+	ok(u.memory_current_bytes > 0, "memory is charged (%llu, peak %llu)",
+	   (unsigned long long)u.memory_current_bytes, (unsigned long long)u.memory_peak_bytes);
 	ok(cgroup_kill_all(cg) >= 1, "kill all");
 	ok(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 	   "the child died of SIGKILL");
