@@ -4,6 +4,10 @@
 load helpers
 load container-helpers
 
+setup_file() {
+	container_setup_file
+}
+
 setup() {
 	container_setup
 }
