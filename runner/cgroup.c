@@ -461,6 +461,10 @@ static int apply_v1(struct cgroup *cg, const struct limits *lim, struct error **
 			if (write_at(d, "memory.memsw.limit_in_bytes", v, err) < 0)
 				return error_wrap(err,
 						  "set the swap limit (is swap accounting on?)");
+		} else if (lim->memory) {
+			/* Docker's default: as much swap as memory, where swap is accounted. */
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory * 2);
+			write_at(d, "memory.memsw.limit_in_bytes", v, NULL);
 		}
 		if (lim->memory_soft) {
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory_soft);
@@ -526,6 +530,9 @@ static int apply_v2(struct cgroup *cg, const struct limits *lim, struct error **
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)sw);
 			if (write_at(d, "memory.swap.max", v, err) < 0)
 				return -1;
+		} else if (lim->memory) {
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory);
+			write_at(d, "memory.swap.max", v, NULL);
 		}
 		if (lim->memory_soft) {
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory_soft);
