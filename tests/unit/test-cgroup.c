@@ -201,9 +201,18 @@ static void test_real(void)
 
 	/* Stale removal by name, and listing. */
 	memset(&lim, 0, sizeof(lim));
-	ok(cgroup_create(&h, name, &lim, &cg, &err) == 0, "create again");
-	snprintf(path, sizeof(path), "%s", cgroup_dir(cg, CG_PIDS));
-	free(cg); /* forget it without removing, as a killed process would */
+	/* made by a process that dies without removing it */
+	pid = fork();
+	if (pid == 0)
+		_exit(cgroup_create(&h, name, &lim, &cg, NULL) < 0 ? 1 : 0);
+	ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "create again");
+	{
+		char *parent = cgroup_parent_dir(&h, CG_PIDS);
+
+		snprintf(path, sizeof(path), "%s/%s", parent, name);
+		free(parent);
+	}
+	ok(access(path, F_OK) == 0, "left behind");
 	found_name = name;
 	ok(cgroup_list_children(&h, count_name, NULL, &err) == 0 && found >= 1, "listed");
 	is_int(cgroup_remove_stale(&h, name, &err), 1, "stale removal removes it");
