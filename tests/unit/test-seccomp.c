@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -93,6 +94,21 @@ int main(void)
 		is_int(r[i], want[i], "%s gives %s", names[i],
 		       want[i] ? strerror(want[i]) : "success");
 
+	{
+		/* x32 system calls (another ABI on the same architecture) kill the process. */
+		int st;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+			syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &compiled);
+			syscall(0x40000000 | SYS_getpid);
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+		   "an x32 system call is killed (SIGSYS)");
+	}
 	ok(seccomp_default_program(&c1, dir, &p1, &err) == 0 && p1, "the cached program");
 	ok(p1->len == compiled.len &&
 	       !memcmp(p1->filter, compiled.filter, compiled.len * sizeof(struct sock_filter)),
