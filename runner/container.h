@@ -6,7 +6,10 @@
  * of a freed container remains (mounts, cgroups, $DATA/containers/<id>, processes).
  *
  * Threads: different containers may be started, waited and freed from different threads;
- * container_stop() may be called from any thread while another waits.
+ * container_stop() may be called from any thread while another waits, and from a signal
+ * handler (it allocates nothing). A container's init is a child of this process: do not reap
+ * with waitpid(-1) elsewhere in the process, or its status is lost. The init dies when this
+ * process does (a "lifeline" pipe), whatever thread started it.
  */
 #ifndef SLIPWAY_RUNNER_CONTAINER_H
 #define SLIPWAY_RUNNER_CONTAINER_H
