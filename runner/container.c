@@ -69,7 +69,42 @@ struct container {
 	bool reaped, waited;
 	int status; /* init's wait status */
 	int exec_errno;
+	char **lowers;	/* copies of the spec's lower dirs, NULL-terminated */
+	char **mpoints; /* paths in the root the engine mounts on, NULL-terminated */
 };
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* What container_upper_dir needs after the spec is gone. */
+static int remember_paths(struct container *c, const struct container_spec *s)
+{
+	static const char *const fixed[] = {"/proc",	  "/dev",	   "/sys",
+					    "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
+	size_t n = ARRAY_SIZE(fixed) + s->n_mounts + s->n_tmpfs, k = 0;
+
+	c->lowers = calloc(s->n_lower + 1, sizeof(char *));
+	c->mpoints = calloc(n + 1, sizeof(char *));
+	if (!c->lowers || !c->mpoints)
+		return -1;
+	for (size_t i = 0; i < s->n_lower; i++)
+		if (!(c->lowers[i] = strdup(s->lower_dirs[i])))
+			return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (!(c->mpoints[k++] = strdup(fixed[i])))
+			return -1;
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (!(c->mpoints[k++] = strdup(s->mounts[i].target)))
+			return -1;
+	for (size_t i = 0; i < s->n_tmpfs; i++)
+		if (!(c->mpoints[k++] = strdup(s->tmpfs[i].target)))
+			return -1;
+	return 0;
+}
 
 static uint64_t now_ms(void)
 {
@@ -344,6 +379,8 @@ static void free_partial(struct container *c)
 		close(c->lifeline_w);
 	if (c->stop_efd >= 0)
 		close(c->stop_efd);
+	strv_free(c->lowers);
+	strv_free(c->mpoints);
 	free(c->name);
 	free(c->dir);
 	free(c);
@@ -418,7 +455,8 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 	c->dir = path_join(h->containers_dir, c->id);
 	c->timeout_ms = spec->timeout_ms;
 	c->memory_limit = spec->limits.memory;
-	if (!c->name || !c->dir || asprintf(&cgname, "%s-%s", h->owner, c->id) < 0) {
+	if (!c->name || !c->dir || remember_paths(c, spec) < 0 ||
+	    asprintf(&cgname, "%s-%s", h->owner, c->id) < 0) {
 		free_partial(c);
 		return error_errno(err, "allocate a container");
 	}
@@ -619,6 +657,60 @@ int container_wait(struct container *c, struct container_result *res, struct err
 	res->exec_errno = c->exec_errno;
 	if (c->exec_errno)
 		res->exit_code = c->exec_errno == ENOENT ? 127 : 126;
+	return 0;
+}
+
+static bool in_lower(struct container *c, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; c->lowers[i]; i++) {
+		snprintf(p, sizeof(p), "%s%s", c->lowers[i], rel);
+		if (lstat(p, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Removes the mount point rel (and parents made for it) from the upper dir when the image
+ * did not have it and nothing was put in it. */
+static void tidy_mount_point(struct container *c, const char *upper, const char *mp)
+{
+	char rel[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+
+	snprintf(rel, sizeof(rel), "%s", mp);
+	while (rel[0] == '/' && rel[1]) {
+		char *slash;
+
+		snprintf(p, sizeof(p), "%s%s", upper, rel);
+		if (lstat(p, &st) == 0) {
+			if (in_lower(c, rel))
+				return;
+			if (S_ISDIR(st.st_mode)
+				? rmdir(p) < 0
+				: !S_ISREG(st.st_mode) || st.st_size || unlink(p) < 0)
+				return;
+		}
+		slash = strrchr(rel, '/');
+		if (!slash || slash == rel)
+			return;
+		*slash = '\0';
+	}
+}
+
+int container_upper_dir(struct container *c, char **out, struct error **err)
+{
+	cleanup_free char *upper = path_join(c->dir, "upper");
+
+	if (!upper)
+		return error_errno(err, "allocate");
+	if (!c->reaped)
+		return error_set(err, EXIT_INTERNAL, "container '%s' still runs", c->name);
+	for (size_t i = 0; c->mpoints[i]; i++)
+		tidy_mount_point(c, upper, c->mpoints[i]);
+	*out = steal_pointer(&upper);
 	return 0;
 }
 

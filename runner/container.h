@@ -101,6 +101,12 @@ int container_wait(struct container *c, struct container_result *res, struct err
 void container_stop(struct container *c);
 /* Current usage while it runs (for timelines); fields as in the result. */
 int container_sample(struct container *c, struct container_result *now, struct error **err);
+/* After container_wait, before container_free: the overlay upper dir, what the command changed
+ * (whiteouts as char 0/0 devices, opaque dirs with trusted.overlay.opaque), for the builder to
+ * pack (image_layer_from_dir with overlay_upper). The mount points the engine made that the
+ * root did not have (/proc, /dev, /sys, /etc/hosts..., volume and tmpfs targets) are removed
+ * from it first. *path: caller frees; the dir goes with container_free. */
+int container_upper_dir(struct container *c, char **path, struct error **err);
 /* Kills what is left, unmounts, removes the cgroup and its dir. NULL is fine. */
 void container_free(struct container *c);
 

@@ -185,6 +185,50 @@ static void test_basics(struct container_host *h)
 	}
 }
 
+/* What a build step gets: the upper dir with the command's changes and none of the engine's
+ * mount points. */
+static void test_upper(struct container_host *h)
+{
+	char *argv[] = {"sh", "-c",
+			"mkdir /newdir; echo x >/newfile; rm /bin/cat; echo t >/scratch/t", NULL};
+	struct container_tmpfs tmp = {"/scratch", 0};
+	struct container_mount vol = {base, "/mnt/vol", true};
+	struct container_spec s;
+	struct container_result r;
+	struct container *c;
+	struct error *err = NULL;
+	char *upper = NULL, p[700];
+	struct stat st;
+
+	spec_init(&s, argv);
+	s.tmpfs = &tmp;
+	s.n_tmpfs = 1;
+	s.mounts = &vol;
+	s.n_mounts = 1;
+	ok(container_start(h, &s, &c, &err) == 0, "start a build-like step");
+	ok(container_upper_dir(c, &upper, &err) < 0, "no upper dir while it runs");
+	error_clear(&err);
+	ok(container_wait(c, &r, &err) == 0 && r.exit_code == 0, "it ran");
+	ok(container_upper_dir(c, &upper, &err) == 0, "the upper dir");
+	snprintf(p, sizeof(p), "%s/newdir", upper);
+	ok(stat(p, &st) == 0 && S_ISDIR(st.st_mode), "has the new dir");
+	snprintf(p, sizeof(p), "%s/newfile", upper);
+	ok(stat(p, &st) == 0 && S_ISREG(st.st_mode), "has the new file");
+	snprintf(p, sizeof(p), "%s/bin/cat", upper);
+	ok(lstat(p, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == 0, "a whiteout for rm");
+	{
+		const char *gone[] = {"proc", "dev",	   "sys",	   "scratch",
+				      "mnt",  "etc/hosts", "etc/hostname", "etc/resolv.conf"};
+
+		for (size_t i = 0; i < ARRAY_SIZE(gone); i++) {
+			snprintf(p, sizeof(p), "%s/%s", upper, gone[i]);
+			ok(lstat(p, &st) < 0, "no /%s mount point in it", gone[i]);
+		}
+	}
+	free(upper);
+	container_free(c);
+}
+
 static void test_stop_timeout(struct container_host *h)
 {
 	char *argv[] = {"sh", "-c", "sleep 100 & sleep 101", NULL};
@@ -358,6 +402,7 @@ int main(void)
 		return done_testing();
 	}
 	test_basics(h);
+	test_upper(h);
 	test_stop_timeout(h);
 	test_netns(h);
 	test_threads(h);
