@@ -291,6 +291,40 @@ static int etc_files(const struct container_spec *s, const char *hostname, char 
 	return *resolv ? 0 : error_errno(err, "allocate");
 }
 
+/* Which hierarchies the container's /sys/fs/cgroup shows: each v1 one slipway knows (named as
+ * on the host, e.g. "cpu,cpuacct", mounted with its controllers) and the unified one. */
+static void cgroup_mount_plan(const struct cgroup_host *cg, struct init_plan *p)
+{
+	p->n_cg_v1 = 0;
+	for (int c = 0; c < CG_NCTL; c++) {
+		const char *mnt = cg->ctl[c].mount, *base;
+		char *data;
+		bool seen = false;
+
+		if (!mnt || cg->ctl[c].v2)
+			continue;
+		base = strrchr(mnt, '/') ? strrchr(mnt, '/') + 1 : mnt;
+		for (int i = 0; i < p->n_cg_v1; i++)
+			if (!strcmp(p->cg_v1[i][0], base))
+				seen = true;
+		if (seen || !*base || strlen(base) >= sizeof(p->cg_v1[0][0]))
+			continue;
+		snprintf(p->cg_v1[p->n_cg_v1][0], sizeof(p->cg_v1[0][0]), "%s", base);
+		data = p->cg_v1[p->n_cg_v1][1];
+		data[0] = '\0';
+		for (int k = 0; k < CG_NCTL; k++) {
+			const char *name = cgroup_ctl_name(k, 0);
+			size_t len = strlen(data);
+
+			if (cg->ctl[k].mount && !cg->ctl[k].v2 && !strcmp(cg->ctl[k].mount, mnt))
+				snprintf(data + len, sizeof(p->cg_v1[0][1]) - len, "%s%s",
+					 len ? "," : "", name);
+		}
+		p->n_cg_v1++;
+	}
+	p->cg_unified = !cg->unified_mount ? 0 : cg->mode == CGROUP_V2 ? 1 : 2;
+}
+
 static int validate(const struct container_spec *s, struct error **err)
 {
 	if (!s->argv || !s->argv[0] || !s->argv[0][0])
@@ -481,6 +515,7 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 	p.netns_fd = spec->network == CONTAINER_NET_JOIN ? spec->netns_fd : -1;
 	p.caps = caps;
 	p.last_cap = h->last_cap;
+	cgroup_mount_plan(&h->cg, &p);
 	/* With CAP_SYS_ADMIN added, the filter's denials (mount, unshare, ...) would contradict
 	 * the capability: such a container runs unfiltered, as a privileged one. */
 	if (!(caps & (UINT64_C(1) << CAP_SYS_ADMIN_BIT)) &&

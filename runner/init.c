@@ -212,6 +212,29 @@ static void make_dev(int root)
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
+/* /sys/fs/cgroup, read-only, as the container's cgroup namespace shows it: runtimes read their
+ * limits there (a JVM its heap, Go its GOMAXPROCS). */
+static void mount_cgroups(int root)
+{
+	const unsigned long ro = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+	char path[128];
+
+	if (plan->cg_unified == 1) {
+		mount_in_root(root, "/sys/fs/cgroup", false, "cgroup2", "cgroup2", ro, NULL);
+		return;
+	}
+	mount_in_root(root, "/sys/fs/cgroup", false, "tmpfs", "tmpfs",
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k");
+	for (int i = 0; i < plan->n_cg_v1; i++) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", plan->cg_v1[i][0]);
+		mount_in_root(root, path, false, "cgroup", "cgroup", ro, plan->cg_v1[i][1]);
+	}
+	if (plan->cg_unified == 2)
+		mount_in_root(root, "/sys/fs/cgroup/unified", false, "cgroup2", "cgroup2", ro,
+			      NULL);
+	remount_ro(root, "/sys/fs/cgroup", 0);
+}
+
 /* Docker's masked and read-only paths. */
 static void mask_paths(int root)
 {
@@ -389,6 +412,7 @@ static void setup_root(void)
 	make_dev(root);
 	mount_in_root(root, "/sys", false, "sysfs", "sysfs",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
+	mount_cgroups(root);
 	bind_etc(root);
 	bind_volumes(root);
 	mask_paths(root);

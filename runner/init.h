@@ -56,6 +56,11 @@ struct init_plan {
 	uint64_t caps;
 	int last_cap;
 	const struct sock_fprog *seccomp; /* NULL = none */
+	/* /sys/fs/cgroup inside: v1 hierarchies as (dir name, mount data), and whether the
+	 * unified hierarchy goes at /sys/fs/cgroup (v2) or /sys/fs/cgroup/unified (hybrid). */
+	char cg_v1[CG_NCTL][2][64];
+	int n_cg_v1;
+	int cg_unified; /* 0 none, 1 at the top (v2), 2 at unified/ (hybrid) */
 	struct init_shared *shared;
 };
 

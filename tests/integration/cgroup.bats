@@ -98,3 +98,16 @@ cgfile() {
 	jq -e '.memory_peak_bytes > 40000000' "$T/r.json"
 	jq -e '.wall_ms >= 700' "$T/r.json"
 }
+
+@test "the container reads its own limits, read-only, at /sys/fs/cgroup" {
+	run sw container run --rootfs "$ROOT" --memory 40M --pids 33 sh -c '
+		if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+			cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max
+		else
+			cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max
+		fi
+		mkdir /sys/fs/cgroup/escape 2>/dev/null && echo writable'
+	[ "$status" -ne 0 ] || [[ "$output" != *writable* ]]
+	[ "${lines[0]}" -eq $((40 << 20)) ]
+	[ "${lines[1]}" -eq 33 ]
+}
