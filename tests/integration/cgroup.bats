@@ -91,12 +91,14 @@ cgfile() {
 }
 
 @test "accounting comes from the cgroup: CPU time of a busy loop, peak memory" {
-	run sw container run --rootfs "$ROOT" --memory 128M --timeout 700ms --report "$T/r.json" \
-		sh -c "memhog 40; while :; do :; done"
-	[ "$status" -eq 124 ]
-	jq -e '.cpu_user_us > 200000' "$T/r.json"
+	# a fixed amount of work, however loaded the machine is
+	run sw container run --rootfs "$ROOT" --memory 128M --report "$T/r.json" \
+		sh -c 'memhog 40; i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done'
+	[ "$status" -eq 0 ]
+	cat "$T/r.json"
+	jq -e '.cpu_user_us + .cpu_system_us > 50000' "$T/r.json"
+	jq -e '(.cpu_user_us + .cpu_system_us) / 1000 <= .wall_ms * 2 + 10' "$T/r.json"
 	jq -e '.memory_peak_bytes > 40000000' "$T/r.json"
-	jq -e '.wall_ms >= 700' "$T/r.json"
 }
 
 @test "the container reads its own limits, read-only, at /sys/fs/cgroup" {
