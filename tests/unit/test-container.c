@@ -260,7 +260,7 @@ static void test_stop_timeout(struct container_host *h)
 	s.timeout_ms = 300;
 	t0 = (uint64_t)time(NULL);
 	ok(container_run(h, &s, &r, &err) == 0 && r.timed_out && !r.stopped, "timed out");
-	ok(r.wall_ms >= 300 && r.wall_ms < 3000 && (uint64_t)time(NULL) - t0 < 5, "in %llu ms",
+	ok(r.wall_ms >= 300 && r.wall_ms < 10000 && (uint64_t)time(NULL) - t0 < 15, "in %llu ms",
 	   (unsigned long long)r.wall_ms);
 
 	/* Freed without waiting: everything is killed and removed. */
