@@ -323,6 +323,7 @@ static void cgroup_mount_plan(const struct cgroup_host *cg, struct init_plan *p)
 		p->n_cg_v1++;
 	}
 	p->cg_unified = !cg->unified_mount ? 0 : cg->mode == CGROUP_V2 ? 1 : 2;
+	p->no_devices_cgroup = !cg->ctl[CG_DEVICES].mount || cg->ctl[CG_DEVICES].v2;
 }
 
 static int validate(const struct container_spec *s, struct error **err)

@@ -210,6 +210,11 @@ static void make_dev(int root)
 		      "mode=1777,size=65536k");
 	mount_in_root(root, "/dev/mqueue", false, "mqueue", "mqueue",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	/* Without a devices cgroup (v2: it would take a BPF program), nothing else stops a
+	 * container from making /dev/sda and reading the disk: no device node can be made where
+	 * it could be opened. */
+	if (plan->no_devices_cgroup)
+		remount_ro(root, "/dev", 0);
 }
 
 /* /sys/fs/cgroup, read-only, as the container's cgroup namespace shows it: runtimes read their
@@ -295,7 +300,9 @@ static void bind_volumes(int root)
 			die_errno("volume '%s'", s->mounts[i].source);
 		snprintf(src, sizeof(src), "%s", s->mounts[i].source);
 		mount_in_root(root, s->mounts[i].target, !S_ISDIR(st.st_mode), src, NULL,
-			      MS_BIND | MS_REC | (s->mounts[i].read_only ? MS_RDONLY : 0), NULL);
+			      MS_BIND | MS_REC | (s->mounts[i].read_only ? MS_RDONLY : 0) |
+				  (plan->no_devices_cgroup ? MS_NODEV : 0),
+			      NULL);
 	}
 	for (size_t i = 0; i < s->n_tmpfs; i++) {
 		char data[64] = "mode=1777";
@@ -403,7 +410,8 @@ static void setup_root(void)
 		die_errno("make the mounts private");
 	if (plan->overlay_chdir && chdir(plan->overlay_chdir) < 0)
 		die_errno("enter '%s'", plan->overlay_chdir);
-	if (mount("overlay", plan->mount_at, "overlay", 0, plan->overlay_opts) < 0)
+	/* nodev: a device node made in the root opens nothing (/dev is a mount of its own). */
+	if (mount("overlay", plan->mount_at, "overlay", MS_NODEV, plan->overlay_opts) < 0)
 		die_errno("mount the overlay root");
 	root = open(plan->mount_at, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)

@@ -60,7 +60,8 @@ struct init_plan {
 	 * unified hierarchy goes at /sys/fs/cgroup (v2) or /sys/fs/cgroup/unified (hybrid). */
 	char cg_v1[CG_NCTL][2][64];
 	int n_cg_v1;
-	int cg_unified; /* 0 none, 1 at the top (v2), 2 at unified/ (hybrid) */
+	int cg_unified;		/* 0 none, 1 at the top (v2), 2 at unified/ (hybrid) */
+	bool no_devices_cgroup; /* /dev read-only, volumes nodev */
 	struct init_shared *shared;
 };
 

@@ -229,6 +229,30 @@ static void test_upper(struct container_host *h)
 	container_free(c);
 }
 
+/* A host without a devices cgroup (v2): /dev is read-only, so no node can be made where it
+ * would open; the root is nodev anyway. Simulated by forgetting this host's devices place. */
+static void test_no_devices_cgroup(struct container_host *h)
+{
+	char *argv[] = {
+	    "sh", "-c",
+	    "mknod /dev/sda b 8 0 2>/dev/null && echo dev-mknod; "
+	    "mknod /tmp/null c 1 3 && (echo x >/tmp/null) 2>/dev/null && echo root-dev; "
+	    "echo ok >/dev/null && echo null-ok; echo s >/dev/shm/s && echo shm-ok",
+	    NULL};
+	struct cgroup_host *cg = (struct cgroup_host *)container_host_cgroups(h);
+	char *saved = cg->ctl[CG_DEVICES].mount;
+	struct container_spec s;
+	struct container_result r;
+	char out[512];
+
+	cg->ctl[CG_DEVICES].mount = NULL;
+	spec_init(&s, argv);
+	ok(run_capture(h, &s, out, sizeof(out), &r) == 0, "runs without a devices cgroup");
+	is_str(out, "null-ok\nshm-ok\n",
+	       "no usable device node can be made; /dev/null, /dev/shm work");
+	cg->ctl[CG_DEVICES].mount = saved;
+}
+
 static void test_stop_timeout(struct container_host *h)
 {
 	char *argv[] = {"sh", "-c", "sleep 100 & sleep 101", NULL};
@@ -403,6 +427,7 @@ int main(void)
 	}
 	test_basics(h);
 	test_upper(h);
+	test_no_devices_cgroup(h);
 	test_stop_timeout(h);
 	test_netns(h);
 	test_threads(h);
