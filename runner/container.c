@@ -805,6 +805,23 @@ struct stale_ctx {
 	const char *only_id; /* only the cgroups of this container */
 };
 
+/* "<pid>.<starttime>-<16 hex digits>", as container_start names them. */
+static bool is_cgroup_name(const char *name)
+{
+	const char *p = name;
+	size_t n;
+
+	n = strspn(p, "0123456789");
+	if (!n || p[n] != '.')
+		return false;
+	p += n + 1;
+	n = strspn(p, "0123456789");
+	if (!n || p[n] != '-')
+		return false;
+	p += n + 1;
+	return strlen(p) == 16 && strspn(p, "0123456789abcdef") == 16;
+}
+
 static int stale_cgroup(const char *name, void *arg)
 {
 	struct stale_ctx *x = arg;
@@ -812,8 +829,8 @@ static int stale_cgroup(const char *name, void *arg)
 	const char *dash = strchr(name, '-');
 	int rc;
 
-	if (!dash || (size_t)(dash - name) >= sizeof(owner))
-		return 0;
+	if (!dash || (size_t)(dash - name) >= sizeof(owner) || !is_cgroup_name(name))
+		return 0; /* not a container's: someone else's cgroup */
 	if (x->only_id && strcmp(dash + 1, x->only_id))
 		return 0;
 	memcpy(owner, name, (size_t)(dash - name));

@@ -417,7 +417,19 @@ static void test_stale(struct container_host *h)
 
 		spec_init(&s, argv2);
 		ok(container_start(h, &s, &c, &err) == 0, "a live container");
+		const struct cgroup_host *cgh = container_host_cgroups(h);
+		cleanup_free char *parent = cgroup_parent_dir(cgh, CG_PIDS);
+		char other[600];
+
+		snprintf(other, sizeof(other), "%s/not-ours-%d", parent ? parent : "/nonexistent",
+			 (int)getpid());
+		if (mkdir(other, 0755) < 0)
+			other[0] = '\0';
 		ok(container_cleanup_stale(h, NULL) >= 0, "cleanup beside it");
+		ok(!other[0] || access(other, F_OK) == 0,
+		   "a cgroup not named as ours is left alone");
+		if (other[0])
+			rmdir(other);
 		ok(access(container_dir(c), F_OK) == 0 && kill(container_pid(c), 0) == 0,
 		   "it is left alone");
 		container_free(c);
