@@ -140,7 +140,7 @@ teardown() {
 }
 
 @test "a fork bomb under --pids 64 is contained and leaves nothing" {
-	run sw container run --rootfs "$ROOT" --pids 64 --report "$T/r.json" forkbomb 1 "$MARK"
+	run sw container run --rootfs "$ROOT" --pids 64 --report "$T/r.json" forkbomb 10 "$MARK"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"hit its process limit (64)"* ]]
 	[[ "$output" == *"forked "* ]]
@@ -148,7 +148,7 @@ teardown() {
 	[ "$made" -le 64 ]
 	jq -e '.pids_limit_hit == true' "$T/r.json"
 	sleep 0.2
-	[ -z "$(pgrep -f "forkbomb 1 $MARK")" ]
+	[ -z "$(pgrep -f "forkbomb 10 $MARK")" ]
 }
 
 @test "--cpus 0.2 throttles a busy loop" {
