@@ -401,3 +401,30 @@ make_configured_image() {
 	[ ! -e "$cg" ]
 	! kill -0 "$CMD_PID" 2>/dev/null
 }
+
+@test "symlinks in the root never send a mount or a mkdir outside it" {
+	hostile="$T/hostile"
+	mkdir -p "$hostile/bin" "$T/outside"
+	cp -a "$ROOT/bin/." "$hostile/bin/"
+	[ -e "$ROOT/usr" ] && cp -a "$ROOT/usr" "$hostile/"
+	# /etc, /proc and a volume's parent point at a path that exists on the host and in the
+	# root: absolute, and relative with more ".." than there are levels
+	mkdir -p "$hostile$T/outside/e" "$hostile$T/outside/p" "$hostile$T/outside/d"
+	mkdir -p "$T/outside/e" "$T/outside/p" "$T/outside/d"
+	ln -s "$T/outside/e" "$hostile/etc"
+	ln -s "../../../../../../../../$T/outside/p" "$hostile/proc"
+	ln -s "$T/outside/d" "$hostile/data"
+	mkdir -p "$T/src"
+	run sw container run --rootfs "$hostile" -v "$T/src:/data/x" --workdir /etc/work sh -c 'ls /etc/hosts /proc/self/status /data/x >/dev/null && pwd'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$T/outside/e/work" ]
+	# nothing appeared outside the root
+	[ -z "$(ls -A "$T/outside/e" "$T/outside/p" "$T/outside/d" | grep -v '^/\|^$')" ]
+	# a symlink into nothing is a clean error, still nothing outside
+	rm "$hostile/etc"
+	ln -s /nonexistent-$MARK "$hostile/etc"
+	run sw container run --rootfs "$hostile" true
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"'/etc/hosts'"* ]]
+	[ ! -e "/nonexistent-$MARK" ]
+}
