@@ -332,6 +332,23 @@ static void test_netns(struct container_host *h)
 	close(fd);
 }
 
+static void test_no_fd_leak(struct container_host *h)
+{
+	char *argv[] = {"true", NULL};
+	struct container_spec s;
+	struct container_result r;
+	struct error *err = NULL;
+	int before = count_entries("/proc/self/fd"), fails = 0;
+
+	spec_init(&s, argv);
+	s.limits.memory = 32 << 20;
+	for (int i = 0; i < 30; i++)
+		if (container_run(h, &s, &r, &err) < 0 || r.exit_code)
+			fails++;
+	is_int(fails, 0, "30 runs");
+	is_int(count_entries("/proc/self/fd"), before, "no fd is left open by them");
+}
+
 static void test_threads(struct container_host *h)
 {
 	pthread_t t[4];
@@ -456,6 +473,7 @@ int main(void)
 	test_no_devices_cgroup(h);
 	test_stop_timeout(h);
 	test_netns(h);
+	test_no_fd_leak(h);
 	test_threads(h);
 	test_stale(h);
 	container_host_close(h);
