@@ -391,9 +391,20 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 				return cli_usage(cli, "invalid --name '%s'", optarg);
 			s->name = optarg;
 			break;
-		case O_REPORT:
+		case O_REPORT: {
+			/* Checked now: a report that cannot be written is found out before the
+			 * container runs, not after. */
+			cleanup_free char *dir = strdup(optarg);
+			char *slash = dir ? strrchr(dir, '/') : NULL;
+
+			if (slash)
+				*slash = '\0';
+			if (!*optarg || access(slash ? (*dir ? dir : "/") : ".", W_OK) < 0)
+				return cli_usage(cli, "cannot write the report '%s': %s", optarg,
+						 *optarg ? strerror(errno) : "empty path");
 			o->report = optarg;
 			break;
+		}
 		case O_ROOTFS:
 			o->rootfs = optarg;
 			break;

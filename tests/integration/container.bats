@@ -280,6 +280,9 @@ teardown() {
 	[ "$status" -eq 2 ]
 	run sw container run --rootfs "$ROOT" --volume relative:/x true
 	[ "$status" -eq 2 ]
+	run sw container run --rootfs "$ROOT" --report "$T/no/such/dir/r.json" true
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"'$T/no/such/dir/r.json'"* ]]
 	run sw container run --rootfs "$ROOT"
 	[ "$status" -eq 2 ]
 	[ ! -e "$DATA/containers" ] || [ -z "$(ls "$DATA/containers")" ]
