@@ -518,9 +518,8 @@ static int image_prepare(struct cli *cli, struct run_opts *o, int argc, char **a
 	return 0;
 }
 
-/* The pin must name the container's dir, known only once it starts: pin in a temp file
- * under $DATA/containers first? No: the store's prune never runs while we hold the lease,
- * and we keep the lease until the container's pin is written. */
+/* The pin file lives in the container's dir, known once it starts: until it is written the
+ * lease taken in image_prepare keeps image_prune away. */
 static int image_pin_started(struct image_ctx *ic, struct container *c, struct error **err)
 {
 	cleanup_free char *pin = path_join(container_dir(c), "layers");
