@@ -481,7 +481,8 @@ static void image_ctx_release(struct image_ctx *ic)
 	image_store_close(ic->st);
 }
 
-/* Looks the image up, pins its layers for container c-to-be (pin_dir), gets the lower dirs. */
+/* Under a lease: looks the image up and takes its command, user and working dir (Docker's
+ * rules: arguments replace Cmd, the Entrypoint stays, flags win). */
 static int image_prepare(struct cli *cli, struct run_opts *o, int argc, char **argv,
 			 struct image_ctx *ic, struct error **err)
 {
