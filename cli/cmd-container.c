@@ -391,9 +391,20 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 				return cli_usage(cli, "invalid --name '%s'", optarg);
 			s->name = optarg;
 			break;
-		case O_REPORT:
+		case O_REPORT: {
+			/* Checked now: a report that cannot be written is found out before the
+			 * container runs, not after. */
+			cleanup_free char *dir = strdup(optarg);
+			char *slash = dir ? strrchr(dir, '/') : NULL;
+
+			if (slash)
+				*slash = '\0';
+			if (!*optarg || access(slash ? (*dir ? dir : "/") : ".", W_OK) < 0)
+				return cli_usage(cli, "cannot write the report '%s': %s", optarg,
+						 *optarg ? strerror(errno) : "empty path");
 			o->report = optarg;
 			break;
+		}
 		case O_ROOTFS:
 			o->rootfs = optarg;
 			break;
@@ -470,7 +481,8 @@ static void image_ctx_release(struct image_ctx *ic)
 	image_store_close(ic->st);
 }
 
-/* Looks the image up, pins its layers for container c-to-be (pin_dir), gets the lower dirs. */
+/* Under a lease: looks the image up and takes its command, user and working dir (Docker's
+ * rules: arguments replace Cmd, the Entrypoint stays, flags win). */
 static int image_prepare(struct cli *cli, struct run_opts *o, int argc, char **argv,
 			 struct image_ctx *ic, struct error **err)
 {
@@ -507,9 +519,8 @@ static int image_prepare(struct cli *cli, struct run_opts *o, int argc, char **a
 	return 0;
 }
 
-/* The pin must name the container's dir, known only once it starts: pin in a temp file
- * under $DATA/containers first? No: the store's prune never runs while we hold the lease,
- * and we keep the lease until the container's pin is written. */
+/* The pin file lives in the container's dir, known once it starts: until it is written the
+ * lease taken in image_prepare keeps image_prune away. */
 static int image_pin_started(struct image_ctx *ic, struct container *c, struct error **err)
 {
 	cleanup_free char *pin = path_join(container_dir(c), "layers");
@@ -646,7 +657,7 @@ static int cmd_container_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* What a slipway killed with -9 left behind goes first. */
-	if (container_cleanup_stale(h, &err) < 0)
+	if (container_cleanup_stale_quick(h, &err) < 0)
 		error_clear(&err);
 
 	memset(&sa, 0, sizeof(sa));

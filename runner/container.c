@@ -69,7 +69,42 @@ struct container {
 	bool reaped, waited;
 	int status; /* init's wait status */
 	int exec_errno;
+	char **lowers;	/* copies of the spec's lower dirs, NULL-terminated */
+	char **mpoints; /* paths in the root the engine mounts on, NULL-terminated */
 };
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* What container_upper_dir needs after the spec is gone. */
+static int remember_paths(struct container *c, const struct container_spec *s)
+{
+	static const char *const fixed[] = {"/proc",	  "/dev",	   "/sys",
+					    "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
+	size_t n = ARRAY_SIZE(fixed) + s->n_mounts + s->n_tmpfs, k = 0;
+
+	c->lowers = calloc(s->n_lower + 1, sizeof(char *));
+	c->mpoints = calloc(n + 1, sizeof(char *));
+	if (!c->lowers || !c->mpoints)
+		return -1;
+	for (size_t i = 0; i < s->n_lower; i++)
+		if (!(c->lowers[i] = strdup(s->lower_dirs[i])))
+			return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (!(c->mpoints[k++] = strdup(fixed[i])))
+			return -1;
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (!(c->mpoints[k++] = strdup(s->mounts[i].target)))
+			return -1;
+	for (size_t i = 0; i < s->n_tmpfs; i++)
+		if (!(c->mpoints[k++] = strdup(s->tmpfs[i].target)))
+			return -1;
+	return 0;
+}
 
 static uint64_t now_ms(void)
 {
@@ -256,6 +291,41 @@ static int etc_files(const struct container_spec *s, const char *hostname, char 
 	return *resolv ? 0 : error_errno(err, "allocate");
 }
 
+/* Which hierarchies the container's /sys/fs/cgroup shows: each v1 one slipway knows (named as
+ * on the host, e.g. "cpu,cpuacct", mounted with its controllers) and the unified one. */
+static void cgroup_mount_plan(const struct cgroup_host *cg, struct init_plan *p)
+{
+	p->n_cg_v1 = 0;
+	for (int c = 0; c < CG_NCTL; c++) {
+		const char *mnt = cg->ctl[c].mount, *base;
+		char *data;
+		bool seen = false;
+
+		if (!mnt || cg->ctl[c].v2)
+			continue;
+		base = strrchr(mnt, '/') ? strrchr(mnt, '/') + 1 : mnt;
+		for (int i = 0; i < p->n_cg_v1; i++)
+			if (!strcmp(p->cg_v1[i][0], base))
+				seen = true;
+		if (seen || !*base || strlen(base) >= sizeof(p->cg_v1[0][0]))
+			continue;
+		snprintf(p->cg_v1[p->n_cg_v1][0], sizeof(p->cg_v1[0][0]), "%s", base);
+		data = p->cg_v1[p->n_cg_v1][1];
+		data[0] = '\0';
+		for (int k = 0; k < CG_NCTL; k++) {
+			const char *name = cgroup_ctl_name(k, 0);
+			size_t len = strlen(data);
+
+			if (cg->ctl[k].mount && !cg->ctl[k].v2 && !strcmp(cg->ctl[k].mount, mnt))
+				snprintf(data + len, sizeof(p->cg_v1[0][1]) - len, "%s%s",
+					 len ? "," : "", name);
+		}
+		p->n_cg_v1++;
+	}
+	p->cg_unified = !cg->unified_mount ? 0 : cg->mode == CGROUP_V2 ? 1 : 2;
+	p->no_devices_cgroup = !cg->ctl[CG_DEVICES].mount || cg->ctl[CG_DEVICES].v2;
+}
+
 static int validate(const struct container_spec *s, struct error **err)
 {
 	if (!s->argv || !s->argv[0] || !s->argv[0][0])
@@ -274,6 +344,10 @@ static int validate(const struct container_spec *s, struct error **err)
 			return error_usage(err, "root file system '%s' is not a directory",
 					   s->lower_dirs[i]);
 	}
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		if (i >= INIT_ENV_MAX)
+			return error_usage(err, "too many environment variables (at most %d)",
+					   INIT_ENV_MAX);
 	if (s->network == CONTAINER_NET_JOIN && s->netns_fd < 0)
 		return error_usage(err, "no network namespace to join");
 	for (size_t i = 0; i < s->n_mounts; i++)
@@ -340,6 +414,8 @@ static void free_partial(struct container *c)
 		close(c->lifeline_w);
 	if (c->stop_efd >= 0)
 		close(c->stop_efd);
+	strv_free(c->lowers);
+	strv_free(c->mpoints);
 	free(c->name);
 	free(c->dir);
 	free(c);
@@ -363,6 +439,8 @@ static int read_report(struct container *c, int fd, struct error **err)
 		c->exec_errno = r.errnum ? r.errnum : ENOENT;
 		return 0;
 	}
+	if (r.stage == INIT_STAGE_INPUT)
+		return error_usage(err, "container '%s': %s", c->name, r.msg);
 	if (r.errnum)
 		return error_errnum(err, r.errnum, "start container '%s': %s", c->name, r.msg);
 	return error_set(err, EXIT_INTERNAL, "start container '%s': %s", c->name, r.msg);
@@ -412,7 +490,8 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 	c->dir = path_join(h->containers_dir, c->id);
 	c->timeout_ms = spec->timeout_ms;
 	c->memory_limit = spec->limits.memory;
-	if (!c->name || !c->dir || asprintf(&cgname, "%s-%s", h->owner, c->id) < 0) {
+	if (!c->name || !c->dir || remember_paths(c, spec) < 0 ||
+	    asprintf(&cgname, "%s-%s", h->owner, c->id) < 0) {
 		free_partial(c);
 		return error_errno(err, "allocate a container");
 	}
@@ -437,6 +516,7 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 	p.netns_fd = spec->network == CONTAINER_NET_JOIN ? spec->netns_fd : -1;
 	p.caps = caps;
 	p.last_cap = h->last_cap;
+	cgroup_mount_plan(&h->cg, &p);
 	/* With CAP_SYS_ADMIN added, the filter's denials (mount, unshare, ...) would contradict
 	 * the capability: such a container runs unfiltered, as a privileged one. */
 	if (!(caps & (UINT64_C(1) << CAP_SYS_ADMIN_BIT)) &&
@@ -616,6 +696,60 @@ int container_wait(struct container *c, struct container_result *res, struct err
 	return 0;
 }
 
+static bool in_lower(struct container *c, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; c->lowers[i]; i++) {
+		snprintf(p, sizeof(p), "%s%s", c->lowers[i], rel);
+		if (lstat(p, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Removes the mount point rel (and parents made for it) from the upper dir when the image
+ * did not have it and nothing was put in it. */
+static void tidy_mount_point(struct container *c, const char *upper, const char *mp)
+{
+	char rel[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+
+	snprintf(rel, sizeof(rel), "%s", mp);
+	while (rel[0] == '/' && rel[1]) {
+		char *slash;
+
+		snprintf(p, sizeof(p), "%s%s", upper, rel);
+		if (lstat(p, &st) == 0) {
+			if (in_lower(c, rel))
+				return;
+			if (S_ISDIR(st.st_mode)
+				? rmdir(p) < 0
+				: !S_ISREG(st.st_mode) || st.st_size || unlink(p) < 0)
+				return;
+		}
+		slash = strrchr(rel, '/');
+		if (!slash || slash == rel)
+			return;
+		*slash = '\0';
+	}
+}
+
+int container_upper_dir(struct container *c, char **out, struct error **err)
+{
+	cleanup_free char *upper = path_join(c->dir, "upper");
+
+	if (!upper)
+		return error_errno(err, "allocate");
+	if (!c->reaped)
+		return error_set(err, EXIT_INTERNAL, "container '%s' still runs", c->name);
+	for (size_t i = 0; c->mpoints[i]; i++)
+		tidy_mount_point(c, upper, c->mpoints[i]);
+	*out = steal_pointer(&upper);
+	return 0;
+}
+
 void container_free(struct container *c)
 {
 	if (!c)
@@ -668,7 +802,25 @@ struct stale_ctx {
 	void *arg;
 	int count;
 	struct error **err;
+	const char *only_id; /* only the cgroups of this container */
 };
+
+/* "<pid>.<starttime>-<16 hex digits>", as container_start names them. */
+static bool is_cgroup_name(const char *name)
+{
+	const char *p = name;
+	size_t n;
+
+	n = strspn(p, "0123456789");
+	if (!n || p[n] != '.')
+		return false;
+	p += n + 1;
+	n = strspn(p, "0123456789");
+	if (!n || p[n] != '-')
+		return false;
+	p += n + 1;
+	return strlen(p) == 16 && strspn(p, "0123456789abcdef") == 16;
+}
 
 static int stale_cgroup(const char *name, void *arg)
 {
@@ -677,7 +829,9 @@ static int stale_cgroup(const char *name, void *arg)
 	const char *dash = strchr(name, '-');
 	int rc;
 
-	if (!dash || (size_t)(dash - name) >= sizeof(owner))
+	if (!dash || (size_t)(dash - name) >= sizeof(owner) || !is_cgroup_name(name))
+		return 0; /* not a container's: someone else's cgroup */
+	if (x->only_id && strcmp(dash + 1, x->only_id))
 		return 0;
 	memcpy(owner, name, (size_t)(dash - name));
 	owner[dash - name] = '\0';
@@ -694,11 +848,11 @@ static int stale_cgroup(const char *name, void *arg)
 	return 0;
 }
 
-int container_cleanup_stale_report(struct container_host *h,
-				   void (*report)(const char *what, const char *id, void *arg),
-				   void *arg, struct error **err)
+static int cleanup_stale(struct container_host *h, bool full,
+			 void (*report)(const char *what, const char *id, void *arg), void *arg,
+			 struct error **err)
 {
-	struct stale_ctx x = {h, report, arg, 0, err};
+	struct stale_ctx x = {h, report, arg, 0, err, NULL};
 	cleanup_closedir DIR *d = opendir(h->containers_dir);
 	struct dirent *e;
 
@@ -728,10 +882,28 @@ int container_cleanup_stale_report(struct container_host *h,
 		x.count++;
 		if (report)
 			report("container", e->d_name, arg);
+		if (!full && e->d_name[0] != '.') {
+			x.only_id = e->d_name;
+			if (cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
+				return -1;
+			x.only_id = NULL;
+		}
 	}
-	if (cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
+	if (full && cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
 		return -1;
 	return x.count;
+}
+
+int container_cleanup_stale_report(struct container_host *h,
+				   void (*report)(const char *what, const char *id, void *arg),
+				   void *arg, struct error **err)
+{
+	return cleanup_stale(h, true, report, arg, err);
+}
+
+int container_cleanup_stale_quick(struct container_host *h, struct error **err)
+{
+	return cleanup_stale(h, false, NULL, NULL, err);
 }
 
 int container_cleanup_stale(struct container_host *h, struct error **err)

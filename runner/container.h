@@ -6,7 +6,10 @@
  * of a freed container remains (mounts, cgroups, $DATA/containers/<id>, processes).
  *
  * Threads: different containers may be started, waited and freed from different threads;
- * container_stop() may be called from any thread while another waits.
+ * container_stop() may be called from any thread while another waits, and from a signal
+ * handler (it allocates nothing). A container's init is a child of this process: do not reap
+ * with waitpid(-1) elsewhere in the process, or its status is lost. The init dies when this
+ * process does (a "lifeline" pipe), whatever thread started it.
  */
 #ifndef SLIPWAY_RUNNER_CONTAINER_H
 #define SLIPWAY_RUNNER_CONTAINER_H
@@ -98,6 +101,12 @@ int container_wait(struct container *c, struct container_result *res, struct err
 void container_stop(struct container *c);
 /* Current usage while it runs (for timelines); fields as in the result. */
 int container_sample(struct container *c, struct container_result *now, struct error **err);
+/* After container_wait, before container_free: the overlay upper dir, what the command changed
+ * (whiteouts as char 0/0 devices, opaque dirs with trusted.overlay.opaque), for the builder to
+ * pack (image_layer_from_dir with overlay_upper). The mount points the engine made that the
+ * root did not have (/proc, /dev, /sys, /etc/hosts..., volume and tmpfs targets) are removed
+ * from it first. *path: caller frees; the dir goes with container_free. */
+int container_upper_dir(struct container *c, char **path, struct error **err);
 /* Kills what is left, unmounts, removes the cgroup and its dir. NULL is fine. */
 void container_free(struct container *c);
 
@@ -117,6 +126,10 @@ int container_cleanup_stale(struct container_host *h, struct error **err);
 int container_cleanup_stale_report(struct container_host *h,
 				   void (*report)(const char *what, const char *id, void *arg),
 				   void *arg, struct error **err);
+
+/* Only what $DATA/containers shows (a dir whose owner is gone, and that container's cgroups):
+ * cheap enough for every start. */
+int container_cleanup_stale_quick(struct container_host *h, struct error **err);
 
 /* $DATA/containers/<id> (borrowed): image_pin's pin file goes in it. */
 const char *container_dir(const struct container *c);

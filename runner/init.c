@@ -210,6 +210,34 @@ static void make_dev(int root)
 		      "mode=1777,size=65536k");
 	mount_in_root(root, "/dev/mqueue", false, "mqueue", "mqueue",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	/* Without a devices cgroup (v2: it would take a BPF program), nothing else stops a
+	 * container from making /dev/sda and reading the disk: no device node can be made where
+	 * it could be opened. */
+	if (plan->no_devices_cgroup)
+		remount_ro(root, "/dev", 0);
+}
+
+/* /sys/fs/cgroup, read-only, as the container's cgroup namespace shows it: runtimes read their
+ * limits there (a JVM its heap, Go its GOMAXPROCS). */
+static void mount_cgroups(int root)
+{
+	const unsigned long ro = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+	char path[128];
+
+	if (plan->cg_unified == 1) {
+		mount_in_root(root, "/sys/fs/cgroup", false, "cgroup2", "cgroup2", ro, NULL);
+		return;
+	}
+	mount_in_root(root, "/sys/fs/cgroup", false, "tmpfs", "tmpfs",
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k");
+	for (int i = 0; i < plan->n_cg_v1; i++) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", plan->cg_v1[i][0]);
+		mount_in_root(root, path, false, "cgroup", "cgroup", ro, plan->cg_v1[i][1]);
+	}
+	if (plan->cg_unified == 2)
+		mount_in_root(root, "/sys/fs/cgroup/unified", false, "cgroup2", "cgroup2", ro,
+			      NULL);
+	remount_ro(root, "/sys/fs/cgroup", 0);
 }
 
 /* Docker's masked and read-only paths. */
@@ -272,7 +300,9 @@ static void bind_volumes(int root)
 			die_errno("volume '%s'", s->mounts[i].source);
 		snprintf(src, sizeof(src), "%s", s->mounts[i].source);
 		mount_in_root(root, s->mounts[i].target, !S_ISDIR(st.st_mode), src, NULL,
-			      MS_BIND | MS_REC | (s->mounts[i].read_only ? MS_RDONLY : 0), NULL);
+			      MS_BIND | MS_REC | (s->mounts[i].read_only ? MS_RDONLY : 0) |
+				  (plan->no_devices_cgroup ? MS_NODEV : 0),
+			      NULL);
 	}
 	for (size_t i = 0; i < s->n_tmpfs; i++) {
 		char data[64] = "mode=1777";
@@ -380,7 +410,8 @@ static void setup_root(void)
 		die_errno("make the mounts private");
 	if (plan->overlay_chdir && chdir(plan->overlay_chdir) < 0)
 		die_errno("enter '%s'", plan->overlay_chdir);
-	if (mount("overlay", plan->mount_at, "overlay", 0, plan->overlay_opts) < 0)
+	/* nodev: a device node made in the root opens nothing (/dev is a mount of its own). */
+	if (mount("overlay", plan->mount_at, "overlay", MS_NODEV, plan->overlay_opts) < 0)
 		die_errno("mount the overlay root");
 	root = open(plan->mount_at, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
@@ -389,6 +420,7 @@ static void setup_root(void)
 	make_dev(root);
 	mount_in_root(root, "/sys", false, "sysfs", "sysfs",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
+	mount_cgroups(root);
 	bind_etc(root);
 	bind_volumes(root);
 	mask_paths(root);
@@ -446,7 +478,7 @@ static void resolve_user(struct passwd_user *u)
 	pw = slurp("/etc/passwd");
 	gr = slurp("/etc/group");
 	if (passwd_resolve(user, pw, gr, u) < 0)
-		die(INIT_STAGE_SETUP, 0, "unable to find user '%s' in the container's /etc/passwd",
+		die(INIT_STAGE_INPUT, 0, "unable to find user '%s' in the container's /etc/passwd",
 		    user);
 	if (pw)
 		munmap(pw, FILE_CAP);
@@ -502,6 +534,7 @@ static void redirect(int from, int to, const char *what)
 struct command_args {
 	const struct passwd_user *u;
 	const sigset_t *none;
+	char *const *env;
 };
 
 static int command_main(void *arg)
@@ -540,8 +573,41 @@ static int command_main(void *arg)
 		    s->workdir ? s->workdir : "/");
 	if (plan->seccomp && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan->seccomp) < 0)
 		die_errno("load the seccomp filter");
-	e = exec_command(s->argv, plan->env);
+	e = exec_command(s->argv, ((struct command_args *)arg)->env);
 	die(INIT_STAGE_EXEC, e, "%s", s->argv[0]);
+}
+
+static bool env_has(char *const *env, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; env[i]; i++)
+		if (!strncmp(env[i], key, kl) && env[i][kl] == '=')
+			return true;
+	return false;
+}
+
+/* The command's environment: the spec's, plus HOME (from the user's passwd entry) and
+ * HOSTNAME when it does not set them, as Docker does. */
+static char *const *command_env(const struct passwd_user *u, char **buf, char *home, size_t hlen,
+				char *host, size_t slen)
+{
+	size_t n = 0;
+
+	for (; plan->env[n] && n < INIT_ENV_MAX; n++)
+		buf[n] = plan->env[n];
+	buf[n] = NULL;
+	if (!env_has(buf, "HOME")) {
+		snprintf(home, hlen, "HOME=%s", u->home);
+		buf[n++] = home;
+		buf[n] = NULL;
+	}
+	if (!env_has(buf, "HOSTNAME")) {
+		snprintf(host, slen, "HOSTNAME=%s", plan->hostname);
+		buf[n++] = host;
+	}
+	buf[n] = NULL;
+	return buf;
 }
 
 /* pid 1: reap everything, forward signals to the command, end with its status. */
@@ -582,6 +648,8 @@ _Noreturn void init_main(const struct init_plan *p)
 {
 	const struct container_spec *s = p->spec;
 	int keep[16], nkeep = 0, sfd;
+	char *envbuf[INIT_ENV_MAX + 3], home[300], host[128];
+	char *const *env;
 	struct passwd_user u;
 	sigset_t all, none;
 	pid_t cmd;
@@ -614,6 +682,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
 		die_errno("set the hostname");
 	resolve_user(&u);
+	env = command_env(&u, envbuf, home, sizeof(home), host, sizeof(host));
 	if (caps_drop_bounding(p->caps, p->last_cap) < 0)
 		die_errno("drop capabilities");
 
@@ -627,7 +696,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	 * on a stack of its own. Not fork(): its at-fork handlers take locks another thread of
 	 * slipway may have held when we were cloned. */
 	{
-		struct command_args a = {&u, &none};
+		struct command_args a = {&u, &none, env};
 		size_t stack_size = 256 * 1024;
 		char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

@@ -16,12 +16,14 @@
 #include "runner/container.h"
 
 #define INIT_MSG_MAX 480
+#define INIT_ENV_MAX 4096 /* variables of a container, at most */
 
 /* What the child reports through the status pipe (nothing at all means the command was
  * exec'd). */
 enum init_stage {
 	INIT_STAGE_SETUP = 1, /* setting up the container failed: container_start fails */
 	INIT_STAGE_EXEC = 2,  /* the command could not be started: exit 127 (ENOENT) or 126 */
+	INIT_STAGE_INPUT = 3, /* the spec does not fit the root (no such user): exit 2 */
 };
 
 struct init_report {
@@ -54,6 +56,12 @@ struct init_plan {
 	uint64_t caps;
 	int last_cap;
 	const struct sock_fprog *seccomp; /* NULL = none */
+	/* /sys/fs/cgroup inside: v1 hierarchies as (dir name, mount data), and whether the
+	 * unified hierarchy goes at /sys/fs/cgroup (v2) or /sys/fs/cgroup/unified (hybrid). */
+	char cg_v1[CG_NCTL][2][64];
+	int n_cg_v1;
+	int cg_unified;		/* 0 none, 1 at the top (v2), 2 at unified/ (hybrid) */
+	bool no_devices_cgroup; /* /dev read-only, volumes nodev */
 	struct init_shared *shared;
 };
 
