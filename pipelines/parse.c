@@ -106,6 +106,8 @@ const char *pipeline_suggest(const char *key, const char *const *allowed)
 		}
 		if (len >= 3 && (!strncmp(*a, key, len) || (alen >= 3 && !strncmp(*a, key, alen))))
 			d = 1; /* a prefix: "depends" for "depends_on", "commands_x" */
+		if (len >= 4 && alen > len && !strcmp(*a + alen - len, key))
+			d = 1; /* a suffix: "secret" for "from_secret" */
 		if (d < best_d) {
 			best_d = d;
 			best = *a;

@@ -205,14 +205,74 @@ static int on_start(struct loader *ld, const yaml_event_t *ev, enum ynode_kind k
 	return 0;
 }
 
+static bool has_key(const struct ynode *const *items, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(items[2 * i]->str, key))
+			return true;
+	return false;
+}
+
+static bool is_merge_key(const struct ynode *k)
+{
+	return k->plain && !strcmp(k->str, "<<");
+}
+
+/* YAML's merge key: `<<: *defaults` (or a list of them) adds the keys the mapping lacks. */
+static int merge_keys(struct loader *ld, struct ynode *m, struct error **err)
+{
+	const struct ynode *merge = NULL;
+	struct ynode **items;
+	size_t n = 0, room = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (is_merge_key(m->items[2 * i]))
+			merge = m->items[2 * i + 1];
+	if (!merge)
+		return 0;
+	for (size_t i = 0; i < (merge->kind == YNODE_SEQ ? merge->n : 1); i++) {
+		const struct ynode *src = merge->kind == YNODE_SEQ ? merge->items[i] : merge;
+
+		if (src->kind != YNODE_MAP)
+			return ynode_error(err, ld->file, src, "'<<' merges mappings, not %s",
+					   ynode_kind_name(src));
+		room += src->n;
+	}
+	if (!(items = calloc(2 * (m->n + room), sizeof(*items))))
+		return error_errnum(err, ENOMEM, "%s", ld->file);
+	for (size_t i = 0; i < m->n; i++)
+		if (!is_merge_key(m->items[2 * i])) {
+			items[2 * n] = m->items[2 * i];
+			items[2 * n++ + 1] = m->items[2 * i + 1];
+		}
+	for (size_t i = 0; i < (merge->kind == YNODE_SEQ ? merge->n : 1); i++) {
+		const struct ynode *src = merge->kind == YNODE_SEQ ? merge->items[i] : merge;
+
+		for (size_t j = 0; j < src->n; j++)
+			if (!has_key((const struct ynode *const *)items, n,
+				     src->items[2 * j]->str)) {
+				items[2 * n] = src->items[2 * j];
+				items[2 * n++ + 1] = src->items[2 * j + 1];
+			}
+	}
+	free(m->items);
+	m->items = items;
+	m->cap = 2 * (m->n + room);
+	m->n = n;
+	return 0;
+}
+
 /* A collection is complete: only now may an alias name it (no alias can contain itself). */
 static int on_end(struct loader *ld, struct error **err)
 {
 	struct ynode *n = ld->stack[--ld->depth];
 	cleanup_free char *anchor = ld->stack_anchor[ld->depth];
 
-	if (n->kind == YNODE_MAP)
+	if (n->kind == YNODE_MAP) {
 		n->n /= 2;
+		if (merge_keys(ld, n, err) < 0)
+			return -1;
+	}
 	if (ld->depth)
 		ld->stack[ld->depth - 1]->weight += n->weight;
 	return add_anchor(ld, anchor, n, err);
