@@ -570,6 +570,9 @@ static int get_step(struct ctx *c, const struct ynode *n, struct pipeline_step *
 	if ((v = ynode_get(n, "cache"))) {
 		if (get_strv(c, v, "cache", false, &s->cache) < 0)
 			return -1;
+		if (s->cache.n > PIPELINE_CACHE_MAX)
+			return fail(c, v, "'cache' has %zu entries, more than %d", s->cache.n,
+				    PIPELINE_CACHE_MAX);
 		for (size_t i = 0; i < s->cache.n; i++) {
 			const char *p = s->cache.v[i];
 

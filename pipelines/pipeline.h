@@ -16,6 +16,8 @@
 
 /* The longest step, service or deploy name (a host name label). */
 #define PIPELINE_NAME_MAX 63
+/* The most `cache` entries a step may have. */
+#define PIPELINE_CACHE_MAX 32
 
 /* A list of strings. */
 struct pipeline_strv {

@@ -86,6 +86,22 @@ static void check_good(const char *path, const char *name)
 	pipeline_free(p);
 }
 
+/* A crasher the fuzzer found once: it must parse or be refused, nothing else. */
+static void check_replay(const char *path, const char *name)
+{
+	cleanup_free char *data = NULL;
+	struct pipeline *p = NULL;
+	struct error *err = NULL;
+	size_t len;
+
+	if (read_file(path, 4 << 20, &data, &len, &err) == 0)
+		pipeline_parse(data, len, ".slipway.yml", &p, &err);
+	ok(p || (err && err->exit_code == EXIT_USAGE), "fuzz case %s: %s", name,
+	   p ? "parsed" : err->msg);
+	pipeline_free(p);
+	error_free(err);
+}
+
 static void each_fixture(const char *sub, void (*fn)(const char *, const char *))
 {
 	char dir[4200], path[4600];
@@ -94,10 +110,13 @@ static void each_fixture(const char *sub, void (*fn)(const char *, const char *)
 
 	snprintf(dir, sizeof(dir), "%s/%s", fixtures, sub);
 	n = scandir(dir, &names, NULL, alphasort);
+	if (fn == check_replay && n < 0)
+		return; /* no fuzz cases yet */
 	if (!ok(n > 2, "fixtures in %s", dir))
 		return;
 	for (int i = 0; i < n; i++) {
-		if (strstr(names[i]->d_name, ".yml")) {
+		if (names[i]->d_name[0] != '.' &&
+		    (fn == check_replay || strstr(names[i]->d_name, ".yml"))) {
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
 			fn(path, names[i]->d_name);
 		}
@@ -341,6 +360,7 @@ int main(int argc, char **argv)
 	snprintf(fixtures, sizeof(fixtures), "%s/../fixtures/pipelines", dirname(self));
 	each_fixture("bad", check_bad);
 	each_fixture("good", check_good);
+	each_fixture("fuzz", check_replay);
 	test_full_model();
 	test_defaults_merge();
 	test_limits();
