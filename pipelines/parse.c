@@ -729,6 +729,8 @@ static int get_image(struct ctx *c, const struct ynode *n, struct pipeline_image
 		if (v->kind != YNODE_MAP)
 			return fail(c, v, "'args' must be a mapping of NAME: value, not %s",
 				    ynode_kind_name(v));
+		if (v->n > MAX_ITEMS)
+			return fail(c, v, "'args' has more than %d entries", MAX_ITEMS);
 		if (v->n && !(im->args = calloc(v->n, sizeof(*im->args))))
 			return oom(c);
 		for (size_t i = 0; i < v->n; i++) {

@@ -221,13 +221,15 @@ static bool is_merge_key(const struct ynode *k)
 /* YAML's merge key: `<<: *defaults` (or a list of them) adds the keys the mapping lacks. */
 static int merge_keys(struct loader *ld, struct ynode *m, struct error **err)
 {
-	const struct ynode *merge = NULL;
+	const struct ynode *merge = NULL, *key = NULL;
 	struct ynode **items;
 	size_t n = 0, room = 0;
 
 	for (size_t i = 0; i < m->n; i++)
-		if (is_merge_key(m->items[2 * i]))
+		if (is_merge_key(m->items[2 * i])) {
+			key = m->items[2 * i];
 			merge = m->items[2 * i + 1];
+		}
 	if (!merge)
 		return 0;
 	for (size_t i = 0; i < (merge->kind == YNODE_SEQ ? merge->n : 1); i++) {
@@ -238,6 +240,10 @@ static int merge_keys(struct loader *ld, struct ynode *m, struct error **err)
 					   ynode_kind_name(src));
 		room += src->n;
 	}
+	if (m->n + room > YDOC_MAX_MERGED)
+		return ynode_error(err, ld->file, key,
+				   "'<<' would make a mapping of more than %d keys",
+				   YDOC_MAX_MERGED);
 	if (!(items = calloc(2 * (m->n + room), sizeof(*items))))
 		return error_errnum(err, ENOMEM, "%s", ld->file);
 	for (size_t i = 0; i < m->n; i++)

@@ -16,6 +16,7 @@
 #define YDOC_MAX_BYTES (1u << 20)
 #define YDOC_MAX_DEPTH 64
 #define YDOC_MAX_NODES 100000
+#define YDOC_MAX_MERGED 1000 /* keys of a mapping made with '<<' (merging is quadratic) */
 
 enum ynode_kind { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 
