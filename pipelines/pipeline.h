@@ -26,7 +26,8 @@ struct pipeline_strv {
 };
 
 /* `when:` — every listed field must match; an empty field matches everything. Globs as in
- * fnmatch with `**` crossing '/'; an entry starting with '!' excludes. */
+ * fnmatch with `**` crossing '/'; an entry starting with '!' excludes: a value matches when
+ * it matches an entry without '!' (or there is none) and no entry with '!'. */
 struct pipeline_when {
 	struct pipeline_strv branch, tag, event, path;
 	bool set; /* the key was present */
@@ -123,7 +124,9 @@ struct pipeline {
 	size_t n_deploys;
 };
 
-/* Parses and validates. filename is used in messages (".slipway.yml"). */
+/* Parses and validates. filename is used in messages (".slipway.yml"). Caps: 1 MiB, one
+ * document, 100,000 nodes with aliases expanded, 64 levels, 1000 entries per list. The first
+ * error found is returned (exit 2; exit 3 only when memory runs out). docs/pipelines.md. */
 int pipeline_parse(const char *data, size_t len, const char *filename, struct pipeline **out,
 		   struct error **err);
 void pipeline_free(struct pipeline *p); /* NULL is fine */
@@ -144,7 +147,8 @@ struct pipeline_event {
 	const char *branch; /* NULL when not on a branch */
 	const char *tag;    /* NULL unless a tag event */
 	const char *event;  /* push, tag, manual, rerun */
-	char *const *paths; /* files the commit changed; NULL = unknown (path filters match) */
+	char *const *paths; /* files the commit changed; NULL = unknown (path filters match,
+			       as they do when n_paths is 0); else any one file matching is enough */
 	size_t n_paths;
 };
 bool pipeline_when_matches(const struct pipeline_when *w, const struct pipeline_event *ev);

@@ -20,8 +20,8 @@ static void expand_all(const struct pipeline_strv *sv, const struct pipeline_var
 static void exercise(const struct pipeline *p, const struct pipeline_vars *vars)
 {
 	char *paths[] = {"src/main.c", "docs/README.md", "a/b/c/d"};
-	struct pipeline_event ev = {.branch = "release/1.0", .event = "push", .paths = paths,
-				    .n_paths = 3};
+	struct pipeline_event ev = {
+	    .branch = "release/1.0", .event = "push", .paths = paths, .n_paths = 3};
 	struct pipeline_dag dag;
 	struct error *err = NULL;
 
