@@ -43,9 +43,9 @@ int pipeline_dag_build(const struct pipeline *p, struct pipeline_dag *dag, struc
 
 			if (k < 0) {
 				pipeline_dag_release(dag);
-				return error_usage(err,
-						   "step '%s' depends on '%s', which is no step",
-						   s->name, s->depends_on.v[j]);
+				return error_usage(
+				    err, "step '%.100s' depends on '%.100s', which is no step",
+				    s->name, s->depends_on.v[j]);
 			}
 			dag->deps[i][dag->n_deps[i]++] = (size_t)k;
 		}

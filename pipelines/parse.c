@@ -131,7 +131,7 @@ static int check_map(struct ctx *c, const struct ynode *n, const char *what,
 
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(n->items[2 * j]->str, k->str))
-				return fail(c, k, "duplicate key '%s' in %s (first at %d:%d)",
+				return fail(c, k, "duplicate key '%.100s' in %s (first at %d:%d)",
 					    k->str, what, n->items[2 * j]->line,
 					    n->items[2 * j]->col);
 		for (a = allowed; *a && strcmp(*a, k->str); a++)
@@ -140,8 +140,8 @@ static int check_map(struct ctx *c, const struct ynode *n, const char *what,
 			continue;
 		hint = pipeline_suggest(k->str, allowed);
 		if (hint)
-			return fail(c, k, "unknown key '%s' in %s (did you mean '%s'?)", k->str,
-				    what, hint);
+			return fail(c, k, "unknown key '%.100s' in %s (did you mean '%.100s'?)",
+				    k->str, what, hint);
 		{
 			char list[512] = "";
 			size_t off = 0;
@@ -149,8 +149,8 @@ static int check_map(struct ctx *c, const struct ynode *n, const char *what,
 			for (a = allowed; *a && off < sizeof(list); a++)
 				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 							a == allowed ? "" : ", ", *a);
-			return fail(c, k, "unknown key '%s' in %s (known keys: %s)", k->str, what,
-				    list);
+			return fail(c, k, "unknown key '%.100s' in %s (known keys: %s)", k->str,
+				    what, list);
 		}
 	}
 	return 0;
@@ -161,7 +161,7 @@ static int check_map(struct ctx *c, const struct ynode *n, const char *what,
 static int want_scalar(struct ctx *c, const struct ynode *n, const char *key)
 {
 	if (n->kind != YNODE_SCALAR || ynode_is_null(n))
-		return fail(c, n, "'%s' must be a string, not %s", key, ynode_kind_name(n));
+		return fail(c, n, "'%.100s' must be a string, not %s", key, ynode_kind_name(n));
 	return 0;
 }
 
@@ -174,7 +174,7 @@ static int check_expandable(struct ctx *c, const struct ynode *n, const char *ke
 
 	free(s);
 	if (!s) {
-		fail(c, n, "'%s': %s", key, e ? e->msg : "out of memory");
+		fail(c, n, "'%.100s': %s", key, e ? e->msg : "out of memory");
 		error_free(e);
 		return -1;
 	}
@@ -204,7 +204,7 @@ static int get_bool(struct ctx *c, const struct ynode *n, const char *key, bool 
 			if (!strcmp(n->str, no[i]))
 				return *out = false, 0;
 		}
-	return fail(c, n, "'%s' must be true or false, not %s%s%s", key,
+	return fail(c, n, "'%.100s' must be true or false, not %s%s%s", key,
 		    n->kind == YNODE_SCALAR && !ynode_is_null(n) ? "'" : "",
 		    n->kind == YNODE_SCALAR && !ynode_is_null(n) ? n->str : ynode_kind_name(n),
 		    n->kind == YNODE_SCALAR && !ynode_is_null(n) ? "'" : "");
@@ -213,7 +213,7 @@ static int get_bool(struct ctx *c, const struct ynode *n, const char *key, bool 
 /* Re-anchors an error of lib/parse.c at the node. */
 static int reposition(struct ctx *c, const struct ynode *n, const char *key, struct error *e)
 {
-	fail(c, n, "'%s': %s", key, e ? e->msg : "out of memory");
+	fail(c, n, "'%.100s': %s", key, e ? e->msg : "out of memory");
 	error_free(e);
 	return -1;
 }
@@ -228,7 +228,7 @@ static int get_size(struct ctx *c, const struct ynode *n, const char *key, bool 
 	if (parse_size(n->str, out, &e) < 0)
 		return reposition(c, n, key, e);
 	if (!zero_ok && !*out)
-		return fail(c, n, "'%s' must be more than 0", key);
+		return fail(c, n, "'%.100s' must be more than 0", key);
 	return 0;
 }
 
@@ -241,7 +241,7 @@ static int get_duration(struct ctx *c, const struct ynode *n, const char *key, u
 	if (parse_duration(n->str, out, &e) < 0)
 		return reposition(c, n, key, e);
 	if (!*out)
-		return fail(c, n, "'%s' must be more than 0", key);
+		return fail(c, n, "'%.100s' must be more than 0", key);
 	return 0;
 }
 
@@ -269,23 +269,24 @@ static int get_strv(struct ctx *c, const struct ynode *n, const char *key, bool 
 		items = (const struct ynode *const *)n->items;
 		count = n->n;
 	} else if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
-		return fail(c, n, "'%s' must be a list of strings, not %s", key,
+		return fail(c, n, "'%.100s' must be a list of strings, not %s", key,
 			    ynode_kind_name(n));
 	}
 	if (count > MAX_ITEMS)
-		return fail(c, n, "'%s' has %zu entries, more than %d", key, count, MAX_ITEMS);
+		return fail(c, n, "'%.100s' has %zu entries, more than %d", key, count, MAX_ITEMS);
 	pipeline_strv_release(out);
 	if (count && !(out->v = calloc(count, sizeof(*out->v))))
 		return oom(c);
 	for (size_t i = 0; i < count; i++) {
 		if (items[i]->kind == YNODE_MAP && items[i]->n == 1)
-			return fail(c, items[i],
-				    "'%s' must be a list of strings, not of a mapping (quote an "
-				    "entry that contains ': ')",
-				    key);
+			return fail(
+			    c, items[i],
+			    "'%.100s' must be a list of strings, not of a mapping (quote an "
+			    "entry that contains ': ')",
+			    key);
 		if (items[i]->kind != YNODE_SCALAR || ynode_is_null(items[i]))
-			return fail(c, items[i], "'%s' must be a list of strings, not of %s", key,
-				    ynode_kind_name(items[i]));
+			return fail(c, items[i], "'%.100s' must be a list of strings, not of %s",
+				    key, ynode_kind_name(items[i]));
 		if (expandable && check_expandable(c, items[i], key) < 0)
 			return -1;
 		if (!(out->v[i] = strdup(items[i]->str)))
@@ -320,10 +321,11 @@ static int get_name(struct ctx *c, const struct ynode *map, const char *what, ch
 	if (get_str(c, n, "name", false, out) < 0)
 		return -1;
 	if (!pipeline_name_valid(*out))
-		return fail(c, n,
-			    "name '%s' must be 1 to %d of a-z, 0-9, '_', '.', '-', starting with a "
-			    "letter or digit (it becomes a host and file name)",
-			    *out, PIPELINE_NAME_MAX);
+		return fail(
+		    c, n,
+		    "name '%.100s' must be 1 to %d of a-z, 0-9, '_', '.', '-', starting with a "
+		    "letter or digit (it becomes a host and file name)",
+		    *out, PIPELINE_NAME_MAX);
 	return 0;
 }
 
@@ -359,16 +361,17 @@ static int get_value(struct ctx *c, const struct ynode *v, const char *key, stru
 		if (check_map(c, v, "a secret reference", secret_keys) < 0)
 			return -1;
 		if (!(s = ynode_get(v, "from_secret")))
-			return fail(c, v, "'%s' must be a string or {from_secret: NAME}", key);
+			return fail(c, v, "'%.100s' must be a string or {from_secret: NAME}", key);
 		if (get_str(c, s, "from_secret", false, &e->secret) < 0)
 			return -1;
 		if (!secret_name_valid(e->secret))
-			return fail(c, s, "secret name '%s' must be letters, digits, '_', '.', '-'",
+			return fail(c, s,
+				    "secret name '%.100s' must be letters, digits, '_', '.', '-'",
 				    e->secret);
 		return 0;
 	}
 	if (v->kind != YNODE_SCALAR || ynode_is_null(v))
-		return fail(c, v, "'%s' must be a string or {from_secret: NAME}, not %s", key,
+		return fail(c, v, "'%.100s' must be a string or {from_secret: NAME}, not %s", key,
 			    ynode_kind_name(v));
 	return get_str(c, v, key, true, &e->value);
 }
@@ -388,11 +391,11 @@ static int get_env(struct ctx *c, const struct ynode *n, struct pipeline_env **o
 
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(n->items[2 * j]->str, k->str))
-				return fail(c, k, "duplicate variable '%s' (first at %d:%d)",
+				return fail(c, k, "duplicate variable '%.100s' (first at %d:%d)",
 					    k->str, n->items[2 * j]->line, n->items[2 * j]->col);
 		if (!env_name_valid(k->str))
 			return fail(c, k,
-				    "variable name '%s' must be letters, digits and '_', not "
+				    "variable name '%.100s' must be letters, digits and '_', not "
 				    "starting with a digit",
 				    k->str);
 		++*n_out;
@@ -445,7 +448,7 @@ static int get_resources(struct ctx *c, const struct ynode *n, struct pipeline_r
 		errno = 0;
 		r->cpus = strtod(v->str, &end);
 		if (end == v->str || *end || errno || !isfinite(r->cpus))
-			return fail(c, v, "'cpus' must be a number, not '%s'", v->str);
+			return fail(c, v, "'cpus' must be a number, not '%.100s'", v->str);
 		if (r->cpus <= 0 || r->cpus > 4096)
 			return fail(c, v, "'cpus' must be more than 0 and at most 4096, not %s",
 				    v->str);
@@ -461,7 +464,8 @@ static int get_resources(struct ctx *c, const struct ynode *n, struct pipeline_r
 		if (get_str(c, v, "cpuset", false, &r->cpuset) < 0)
 			return -1;
 		if (!cpuset_valid(r->cpuset) || strlen(r->cpuset) > 64)
-			return fail(c, v, "'cpuset' must be a CPU list like \"0-1,3\", not '%s'",
+			return fail(c, v,
+				    "'cpuset' must be a CPU list like \"0-1,3\", not '%.100s'",
 				    r->cpuset);
 		r->has_cpuset = true;
 	}
@@ -500,7 +504,7 @@ static int get_when(struct ctx *c, const struct ynode *n, struct pipeline_when *
 			;
 		if (!*k)
 			return fail(c, v->kind == YNODE_SEQ ? v->items[i] : v,
-				    "unknown event '%s' (events: push, tag, manual, rerun)", e);
+				    "unknown event '%.100s' (events: push, tag, manual, rerun)", e);
 	}
 	return 0;
 }
@@ -564,7 +568,7 @@ static int get_step(struct ctx *c, const struct ynode *n, struct pipeline_step *
 		if (want_scalar(c, v, "failure") < 0)
 			return -1;
 		if (strcmp(v->str, "fail") && strcmp(v->str, "ignore"))
-			return fail(c, v, "'failure' must be fail or ignore, not '%s'", v->str);
+			return fail(c, v, "'failure' must be fail or ignore, not '%.100s'", v->str);
 		s->failure_ignore = !strcmp(v->str, "ignore");
 	}
 	if ((v = ynode_get(n, "cache"))) {
@@ -581,7 +585,7 @@ static int get_step(struct ctx *c, const struct ynode *n, struct pipeline_step *
 			    (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/..")) ||
 			    strlen(p) > 200)
 				return fail(c, v->kind == YNODE_SEQ ? v->items[i] : v,
-					    "cache '%s' must be a relative path inside the "
+					    "cache '%.100s' must be a relative path inside the "
 					    "workspace, without '..'",
 					    p);
 		}
@@ -598,7 +602,8 @@ static int get_step(struct ctx *c, const struct ynode *n, struct pipeline_step *
 		else if (!strcmp(v->str, "host"))
 			s->network = PIPELINE_NET_HOST;
 		else
-			return fail(c, v, "'network' must be run, none or host, not '%s'", v->str);
+			return fail(c, v, "'network' must be run, none or host, not '%.100s'",
+				    v->str);
 	}
 	if ((v = ynode_get(n, "privileged")) && get_bool(c, v, "privileged", &s->privileged) < 0)
 		return -1;
@@ -657,10 +662,10 @@ static int get_webhook(struct ctx *c, const struct ynode *n, struct pipeline_dep
 		return -1;
 	for (const char *p = d->webhook_url; *p; p++)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-			return fail(c, v, "webhook url '%s' has a space or control character",
+			return fail(c, v, "webhook url '%.100s' has a space or control character",
 				    d->webhook_url);
 	if (!http_url(d->webhook_url))
-		return fail(c, v, "webhook url '%s' must start with http:// or https://",
+		return fail(c, v, "webhook url '%.100s' must start with http:// or https://",
 			    d->webhook_url);
 	if (n != v && (v = ynode_get(n, "secret")) &&
 	    get_value(c, v, "secret", &d->webhook_secret) < 0)
@@ -685,7 +690,7 @@ static int get_deploy(struct ctx *c, const struct ynode *n, struct pipeline_depl
 	hook = ynode_get(n, "webhook");
 	if (hook &&
 	    (v = ynode_get(n, "commands") ? ynode_get(n, "commands") : ynode_get(n, "image")))
-		return fail(c, v, "%s has both 'webhook' and '%s': give one", what,
+		return fail(c, v, "%s has both 'webhook' and '%.100s': give one", what,
 			    ynode_get(n, "commands") ? "commands" : "image");
 	if (!hook && !ynode_get(n, "commands"))
 		return fail(c, n, "%s needs 'webhook' or 'commands'", what);
@@ -738,10 +743,10 @@ static int get_image(struct ctx *c, const struct ynode *n, struct pipeline_image
 
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(v->items[2 * j]->str, k->str))
-					return fail(c, k, "duplicate build arg '%s'", k->str);
+					return fail(c, k, "duplicate build arg '%.100s'", k->str);
 			if (!env_name_valid(k->str))
 				return fail(c, k,
-					    "build arg name '%s' must be letters, digits, '_'",
+					    "build arg name '%.100s' must be letters, digits, '_'",
 					    k->str);
 			im->n_args++;
 			if (!(im->args[i].key = strdup(k->str)))
@@ -777,9 +782,10 @@ static int get_defaults(struct ctx *c, const struct ynode *n, struct pipeline *p
 		int r_ = 0;                                                                        \
 		const struct ynode *l_ = (node);                                                   \
 		if (l_->kind != YNODE_SEQ)                                                         \
-			r_ = fail(c, l_, "'%s' must be a list, not %s", key, ynode_kind_name(l_)); \
+			r_ = fail(c, l_, "'%.100s' must be a list, not %s", key,                   \
+				  ynode_kind_name(l_));                                            \
 		else if (l_->n > MAX_ITEMS)                                                        \
-			r_ = fail(c, l_, "'%s' has more than %d entries", key, MAX_ITEMS);         \
+			r_ = fail(c, l_, "'%.100s' has more than %d entries", key, MAX_ITEMS);     \
 		else if (l_->n && !(arr = calloc(l_->n, sizeof(*arr))))                            \
 			r_ = oom(c);                                                               \
 		for (size_t i_ = 0; r_ == 0 && i_ < l_->n; i_++) {                                 \

@@ -46,16 +46,16 @@ static int unique_names(const struct pipeline *p, const struct ynode *root, cons
 				continue;
 			return ynode_error(
 			    err, file, entry_key(root, all[i].list, all[i].index, "name"),
-			    "duplicate name '%s': already a %s at %d:%d", all[i].name, all[j].kind,
-			    first ? first->line : 0, first ? first->col : 0);
+			    "duplicate name '%.100s': already a %s at %d:%d", all[i].name,
+			    all[j].kind, first ? first->line : 0, first ? first->col : 0);
 		}
 	for (size_t i = 0; i < p->n_deploys; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(p->deploys[i].name, p->deploys[j].name))
-				return ynode_error(err, file, entry_key(root, "deploy", i, "name"),
-						   "duplicate name '%s': already a deploy at %d:%d",
-						   p->deploys[i].name, p->deploys[j].line,
-						   p->deploys[j].col);
+				return ynode_error(
+				    err, file, entry_key(root, "deploy", i, "name"),
+				    "duplicate name '%.100s': already a deploy at %d:%d",
+				    p->deploys[i].name, p->deploys[j].line, p->deploys[j].col);
 	return 0;
 }
 
@@ -65,18 +65,18 @@ static int images_given(const struct pipeline *p, const char *file, struct error
 		return 0;
 	for (size_t i = 0; i < p->n_steps; i++)
 		if (!p->steps[i].image)
-			return error_usage(err,
-					   "%s:%d:%d: step '%s' has no 'image' and the pipeline "
-					   "builds none (add 'image:' to the step or at the top)",
-					   file, p->steps[i].line, p->steps[i].col,
-					   p->steps[i].name);
+			return error_usage(
+			    err,
+			    "%s:%d:%d: step '%.100s' has no 'image' and the pipeline "
+			    "builds none (add 'image:' to the step or at the top)",
+			    file, p->steps[i].line, p->steps[i].col, p->steps[i].name);
 	for (size_t i = 0; i < p->n_deploys; i++)
 		if (!p->deploys[i].webhook_url && !p->deploys[i].image)
-			return error_usage(err,
-					   "%s:%d:%d: deploy '%s' has no 'image' and the pipeline "
-					   "builds none (add 'image:' to the deploy or at the top)",
-					   file, p->deploys[i].line, p->deploys[i].col,
-					   p->deploys[i].name);
+			return error_usage(
+			    err,
+			    "%s:%d:%d: deploy '%.100s' has no 'image' and the pipeline "
+			    "builds none (add 'image:' to the deploy or at the top)",
+			    file, p->deploys[i].line, p->deploys[i].col, p->deploys[i].name);
 	return 0;
 }
 
@@ -104,11 +104,12 @@ static int depends_exist(const struct pipeline *p, const struct ynode *root, con
 
 			if (!strcmp(d, s->name))
 				return ynode_error(err, file, dep_node(root, i, j),
-						   "step '%s' depends on itself", s->name);
+						   "step '%.100s' depends on itself", s->name);
 			for (k = 0; k < j; k++)
 				if (!strcmp(s->depends_on.v[k], d))
 					return ynode_error(err, file, dep_node(root, i, j),
-							   "'%s' is listed twice in depends_on", d);
+							   "'%.100s' is listed twice in depends_on",
+							   d);
 			for (k = 0; k < p->n_steps && strcmp(p->steps[k].name, d); k++)
 				;
 			if (k < p->n_steps)
@@ -119,14 +120,15 @@ static int depends_exist(const struct pipeline *p, const struct ynode *root, con
 			hint = names ? pipeline_suggest(d, names) : NULL;
 			for (k = 0; !hint && k < p->n_services; k++)
 				if (!strcmp(p->services[k].name, d))
-					return ynode_error(err, file, dep_node(root, i, j),
-							   "step '%s' depends on '%s', a service: "
-							   "services start before every step",
-							   s->name, d);
-			return ynode_error(err, file, dep_node(root, i, j),
-					   "step '%s' depends on '%s', which is no step%s%s%s",
-					   s->name, d, hint ? " (did you mean '" : "",
-					   hint ? hint : "", hint ? "'?)" : "");
+					return ynode_error(
+					    err, file, dep_node(root, i, j),
+					    "step '%.100s' depends on '%.100s', a service: "
+					    "services start before every step",
+					    s->name, d);
+			return ynode_error(
+			    err, file, dep_node(root, i, j),
+			    "step '%.100s' depends on '%.100s', which is no step%s%s%s", s->name, d,
+			    hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
 		}
 	}
 	return 0;
@@ -155,13 +157,13 @@ static int no_cycle(const struct pipeline *p, const struct ynode *root, const ch
 	for (size_t k = 0; k <= n; k++) {
 		size_t s = cycle[(first + k) % n];
 
-		buf_printf(&msg, NULL, "%s'%s'", k ? " -> " : "", p->steps[s].name);
+		buf_printf(&msg, NULL, "%s'%.100s'", k ? " -> " : "", p->steps[s].name);
 		if (k < n && !p->steps[s].depends_set && implicit == (size_t)-1)
 			implicit = s;
 	}
 	if (implicit != (size_t)-1)
 		buf_printf(&msg, NULL,
-			   " ('%s' has no depends_on, so it waits for the step before it)",
+			   " ('%.100s' has no depends_on, so it waits for the step before it)",
 			   p->steps[implicit].name);
 	{
 		size_t from = cycle[first], to = cycle[(first + 1) % n], j;

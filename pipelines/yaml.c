@@ -166,7 +166,7 @@ static int on_alias(struct loader *ld, const yaml_event_t *ev, struct error **er
 			ld->stack[ld->depth - 1]->weight += n->weight;
 		return attach(ld, n, err);
 	}
-	return error_usage(err, "%s:%zu:%zu: unknown anchor '%s'", ld->file,
+	return error_usage(err, "%s:%zu:%zu: unknown anchor '%.100s'", ld->file,
 			   ev->start_mark.line + 1, ev->start_mark.column + 1, name);
 }
 
