@@ -158,10 +158,11 @@ static int check_map(struct ctx *c, const struct ynode *n, const char *what,
 
 /* --- scalars ------------------------------------------------------------------------------ */
 
-static int want_scalar(struct ctx *c, const struct ynode *n, const char *key)
+/* expect: what the value should be, as people say it ("a string", "a size like 512M") */
+static int want_scalar(struct ctx *c, const struct ynode *n, const char *key, const char *expect)
 {
 	if (n->kind != YNODE_SCALAR || ynode_is_null(n))
-		return fail(c, n, "'%.100s' must be a string, not %s", key, ynode_kind_name(n));
+		return fail(c, n, "'%.100s' must be %s, not %s", key, expect, ynode_kind_name(n));
 	return 0;
 }
 
@@ -184,7 +185,8 @@ static int check_expandable(struct ctx *c, const struct ynode *n, const char *ke
 static int get_str(struct ctx *c, const struct ynode *n, const char *key, bool expandable,
 		   char **out)
 {
-	if (want_scalar(c, n, key) < 0 || (expandable && check_expandable(c, n, key) < 0))
+	if (want_scalar(c, n, key, "a string") < 0 ||
+	    (expandable && check_expandable(c, n, key) < 0))
 		return -1;
 	free(*out);
 	if (!(*out = strdup(n->str)))
@@ -223,7 +225,7 @@ static int get_size(struct ctx *c, const struct ynode *n, const char *key, bool 
 {
 	struct error *e = NULL;
 
-	if (want_scalar(c, n, key) < 0)
+	if (want_scalar(c, n, key, "a size like 512M or 2G") < 0)
 		return -1;
 	if (parse_size(n->str, out, &e) < 0)
 		return reposition(c, n, key, e);
@@ -236,7 +238,7 @@ static int get_duration(struct ctx *c, const struct ynode *n, const char *key, u
 {
 	struct error *e = NULL;
 
-	if (want_scalar(c, n, key) < 0)
+	if (want_scalar(c, n, key, "a duration like 30s or 5m") < 0)
 		return -1;
 	if (parse_duration(n->str, out, &e) < 0)
 		return reposition(c, n, key, e);
@@ -250,7 +252,7 @@ static int get_int(struct ctx *c, const struct ynode *n, const char *key, int64_
 {
 	struct error *e = NULL;
 
-	if (want_scalar(c, n, key) < 0)
+	if (want_scalar(c, n, key, "a whole number") < 0)
 		return -1;
 	if (parse_int(n->str, min, max, out, &e) < 0)
 		return reposition(c, n, key, e);
@@ -443,7 +445,7 @@ static int get_resources(struct ctx *c, const struct ynode *n, struct pipeline_r
 	if ((v = ynode_get(n, "cpus"))) {
 		char *end;
 
-		if (want_scalar(c, v, "cpus") < 0)
+		if (want_scalar(c, v, "cpus", "a number like 1.5") < 0)
 			return -1;
 		errno = 0;
 		r->cpus = strtod(v->str, &end);
@@ -565,7 +567,7 @@ static int get_step(struct ctx *c, const struct ynode *n, struct pipeline_step *
 	if ((v = ynode_get(n, "timeout")) && get_duration(c, v, "timeout", &s->timeout_ms) < 0)
 		return -1;
 	if ((v = ynode_get(n, "failure"))) {
-		if (want_scalar(c, v, "failure") < 0)
+		if (want_scalar(c, v, "failure", "fail or ignore") < 0)
 			return -1;
 		if (strcmp(v->str, "fail") && strcmp(v->str, "ignore"))
 			return fail(c, v, "'failure' must be fail or ignore, not '%.100s'", v->str);
@@ -593,7 +595,7 @@ static int get_step(struct ctx *c, const struct ynode *n, struct pipeline_step *
 	if ((v = ynode_get(n, "when")) && get_when(c, v, &s->when) < 0)
 		return -1;
 	if ((v = ynode_get(n, "network"))) {
-		if (want_scalar(c, v, "network") < 0)
+		if (want_scalar(c, v, "network", "run, none or host") < 0)
 			return -1;
 		if (!strcmp(v->str, "run"))
 			s->network = PIPELINE_NET_RUN;
