@@ -4,7 +4,6 @@
  * the step's shell still sees $HOME or a secret's $TOKEN (which must never be expanded into
  * a command line that logs could show).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +71,20 @@ void pipeline_vars_release(struct pipeline_vars *vars)
 	memset(vars, 0, sizeof(*vars));
 }
 
+static bool name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+/* The length of the variable name at s (as the shell reads one, ASCII), 0 if none. */
 static size_t name_len(const char *s)
 {
 	size_t n = 0;
 
-	if (!isalpha((unsigned char)*s) && *s != '_')
+	if (!name_char(*s, true))
 		return 0;
-	while (isalnum((unsigned char)s[n]) || s[n] == '_')
+	while (name_char(s[n], false))
 		n++;
 	return n;
 }

@@ -300,16 +300,25 @@ static int get_strv(struct ctx *c, const struct ynode *n, const char *key, bool 
 
 /* --- names -------------------------------------------------------------------------------- */
 
+/* ASCII only, whatever the locale: names become host names, file names and variables. */
+static bool lower_or_digit(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool word_char(char ch)
+{
+	return lower_or_digit(ch) || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
 bool pipeline_name_valid(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (!len || len > PIPELINE_NAME_MAX ||
-	    !(islower((unsigned char)*s) || isdigit((unsigned char)*s)))
+	if (!len || len > PIPELINE_NAME_MAX || !lower_or_digit(*s))
 		return false;
 	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
-		    *s != '.' && *s != '-')
+		if (!lower_or_digit(*s) && *s != '_' && *s != '.' && *s != '-')
 			return false;
 	return true;
 }
@@ -335,10 +344,10 @@ static int get_name(struct ctx *c, const struct ynode *map, const char *what, ch
 
 static bool env_name_valid(const char *s)
 {
-	if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
+	if (!*s || (*s >= '0' && *s <= '9'))
 		return false;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
+		if (!word_char(*s))
 			return false;
 	return true;
 }
@@ -348,7 +357,7 @@ static bool secret_name_valid(const char *s)
 	if (!*s || strlen(s) > 128)
 		return false;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+		if (!word_char(*s) && *s != '.' && *s != '-')
 			return false;
 	return true;
 }
