@@ -348,7 +348,8 @@ int ydoc_load(struct ydoc *doc, const char *data, size_t len, const char *file, 
 				   file, len);
 	if (!yaml_parser_initialize(&parser))
 		return error_errnum(err, ENOMEM, "%s", file);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(data ? data : ""),
+				     data ? len : 0);
 	while (!done && r == 0) {
 		if (!yaml_parser_parse(&parser, &ev)) {
 			r = parser_error(&parser, file, err);

@@ -260,6 +260,12 @@ static void test_limits(void)
 	       err->exit_code == EXIT_USAGE,
 	   "a NUL byte is refused (%s)", err ? err->msg : "");
 	error_free(err);
+	err = NULL;
+	ok(pipeline_parse(NULL, 0, ".slipway.yml", &p, &err) < 0 && err &&
+	       strstr(err->msg, ".slipway.yml:1:1: the pipeline is empty"),
+	   "no data at all (%s)", err ? err->msg : "");
+	error_free(err);
+	err = NULL;
 	msg = error_of("steps:\n  - name: a\n    image: b\n    comands: [x]\n");
 	ok(!strncmp(msg, ".slipway.yml:4:5: ", 18), "positions are 1-based: %s", msg);
 }
