@@ -284,7 +284,8 @@ static int on_end(struct loader *ld, struct error **err)
 	return add_anchor(ld, anchor, n, err);
 }
 
-static int parser_error(const yaml_parser_t *p, const char *file, struct error **err)
+static int parser_error(const yaml_parser_t *p, const char *data, size_t len, const char *file,
+			struct error **err)
 {
 	char msg[512];
 
@@ -296,8 +297,21 @@ static int parser_error(const yaml_parser_t *p, const char *file, struct error *
 			 p->context_mark.line + 1, p->context_mark.column + 1);
 	else
 		snprintf(msg, sizeof(msg), "%s", p->problem ? p->problem : "invalid YAML");
-	if (p->error == YAML_READER_ERROR)
-		return error_usage(err, "%s: %s at byte %zu", file, msg, p->problem_offset);
+	if (p->error == YAML_READER_ERROR) {
+		/* the reader knows only the byte offset: count lines to it (columns in bytes) */
+		yaml_mark_t m = {0};
+
+		for (size_t i = 0; data && i < p->problem_offset && i < len; i++)
+			if (data[i] == '\n') {
+				m.line++;
+				m.column = 0;
+			} else {
+				m.column++;
+			}
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (byte %zu)",
+			 p->problem_offset);
+		return mark_error(err, file, m, msg);
+	}
 	return mark_error(err, file, p->problem_mark, msg);
 }
 
@@ -352,7 +366,7 @@ int ydoc_load(struct ydoc *doc, const char *data, size_t len, const char *file, 
 				     data ? len : 0);
 	while (!done && r == 0) {
 		if (!yaml_parser_parse(&parser, &ev)) {
-			r = parser_error(&parser, file, err);
+			r = parser_error(&parser, data, len, file, err);
 			break;
 		}
 		done = ev.type == YAML_STREAM_END_EVENT;

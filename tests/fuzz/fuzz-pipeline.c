@@ -2,6 +2,7 @@
  * output: the DAG, `when` matching, ${VAR} expansion of every expandable string.
  * Built and run by tests/fuzz/run-fuzz.sh (clang -fsanitize=fuzzer,address). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,16 @@ static void exercise(const struct pipeline *p, const struct pipeline_vars *vars)
 	error_free(err);
 }
 
+static bool has_position(const struct error *err)
+{
+	unsigned line = 0, col = 0;
+	int n = 0;
+
+	return err->exit_code == EXIT_USAGE &&
+	       sscanf(err->msg, ".slipway.yml:%u:%u: %n", &line, &col, &n) == 2 && n > 0 &&
+	       line >= 1 && col >= 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct pipeline_vars vars;
@@ -66,11 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		exercise(p, &vars);
 		pipeline_free(p);
-	} else if (!err || err->exit_code != EXIT_USAGE || !err->msg ||
-		   strncmp(err->msg, ".slipway.yml:", 13)) {
-		/* every refusal names the file; only running out of memory may differ */
-		if (!err || err->errnum == 0)
-			abort();
+	} else if (!err || !err->msg) {
+		abort();
+	} else if (err->errnum == 0 && !has_position(err)) {
+		abort(); /* every refusal is `.slipway.yml:LINE:COL: ...`, exit 2 */
 	}
 	error_free(err);
 	return 0;
