@@ -793,7 +793,8 @@ static int get_defaults(struct ctx *c, const struct ynode *n, struct pipeline *p
 		int r_ = 0;                                                                        \
 		const struct ynode *l_ = (node);                                                   \
 		if (l_->kind != YNODE_SEQ)                                                         \
-			r_ = fail(c, l_, "'%.100s' must be a list, not %s", key,                   \
+			r_ = fail(c, l_,                                                           \
+				  "'%.100s' must be a list of '- name: ...' entries, not %s", key, \
 				  ynode_kind_name(l_));                                            \
 		else if (l_->n > MAX_ITEMS)                                                        \
 			r_ = fail(c, l_, "'%.100s' has more than %d entries", key, MAX_ITEMS);     \

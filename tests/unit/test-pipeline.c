@@ -276,7 +276,8 @@ static void test_filename(void)
 	struct pipeline *p = NULL;
 
 	pipeline_parse("steps: 3\n", 9, "repo/.slipway.yml", &p, &err);
-	ok(err && !strcmp(err->msg, "repo/.slipway.yml:1:8: 'steps' must be a list, not a string"),
+	ok(err && !strcmp(err->msg, "repo/.slipway.yml:1:8: 'steps' must be a list of '- name: "
+				    "...' entries, not a string"),
 	   "messages use the filename given (%s)", err ? err->msg : "");
 	error_free(err);
 }
