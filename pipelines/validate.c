@@ -1,5 +1,6 @@
 /* pipelines/validate.c — the checks that need the whole file: names unique across steps,
  * services and deploys, an image for every container, depends_on naming steps, no cycle. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static int unique_names(const struct pipeline *p, const struct ynode *root, cons
 	cleanup_free struct named *all = calloc(total ? total : 1, sizeof(*all));
 
 	if (!all)
-		return error_usage(err, "%s: out of memory", file);
+		return error_errnum(err, ENOMEM, "%s", file);
 	for (size_t i = 0; i < p->n_services; i++)
 		all[n++] = (struct named){p->services[i].name, "service", "services", i};
 	for (size_t i = 0; i < p->n_steps; i++)
@@ -145,8 +146,11 @@ static int no_cycle(const struct pipeline *p, const struct ynode *root, const ch
 
 	if (pipeline_dag_build(p, &dag, err) < 0)
 		return -1;
-	cycle = calloc(dag.n + 1, sizeof(*cycle));
-	n = cycle ? pipeline_dag_find_cycle(&dag, cycle) : 0;
+	if (!(cycle = calloc(dag.n + 1, sizeof(*cycle)))) {
+		pipeline_dag_release(&dag);
+		return error_errnum(err, ENOMEM, "%s", file);
+	}
+	n = pipeline_dag_find_cycle(&dag, cycle);
 	pipeline_dag_release(&dag);
 	if (!n)
 		return 0;
