@@ -451,6 +451,8 @@ static int get_resources(struct ctx *c, const struct ynode *n, struct pipeline_r
 	if ((v = ynode_get(n, "swap")) &&
 	    (get_size(c, v, "swap", true, &r->swap) < 0 || !(r->has_swap = true)))
 		return -1;
+	if (v && r->has_memory && r->swap && r->swap < r->memory)
+		return fail(c, v, "'swap' is memory and swap together: not less than 'memory'");
 	if ((v = ynode_get(n, "cpus"))) {
 		char *end;
 
