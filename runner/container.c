@@ -274,6 +274,10 @@ static int validate(const struct container_spec *s, struct error **err)
 			return error_usage(err, "root file system '%s' is not a directory",
 					   s->lower_dirs[i]);
 	}
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		if (i >= INIT_ENV_MAX)
+			return error_usage(err, "too many environment variables (at most %d)",
+					   INIT_ENV_MAX);
 	if (s->network == CONTAINER_NET_JOIN && s->netns_fd < 0)
 		return error_usage(err, "no network namespace to join");
 	for (size_t i = 0; i < s->n_mounts; i++)
@@ -363,6 +367,8 @@ static int read_report(struct container *c, int fd, struct error **err)
 		c->exec_errno = r.errnum ? r.errnum : ENOENT;
 		return 0;
 	}
+	if (r.stage == INIT_STAGE_INPUT)
+		return error_usage(err, "container '%s': %s", c->name, r.msg);
 	if (r.errnum)
 		return error_errnum(err, r.errnum, "start container '%s': %s", c->name, r.msg);
 	return error_set(err, EXIT_INTERNAL, "start container '%s': %s", c->name, r.msg);
@@ -668,6 +674,7 @@ struct stale_ctx {
 	void *arg;
 	int count;
 	struct error **err;
+	const char *only_id; /* only the cgroups of this container */
 };
 
 static int stale_cgroup(const char *name, void *arg)
@@ -678,6 +685,8 @@ static int stale_cgroup(const char *name, void *arg)
 	int rc;
 
 	if (!dash || (size_t)(dash - name) >= sizeof(owner))
+		return 0;
+	if (x->only_id && strcmp(dash + 1, x->only_id))
 		return 0;
 	memcpy(owner, name, (size_t)(dash - name));
 	owner[dash - name] = '\0';
@@ -694,11 +703,11 @@ static int stale_cgroup(const char *name, void *arg)
 	return 0;
 }
 
-int container_cleanup_stale_report(struct container_host *h,
-				   void (*report)(const char *what, const char *id, void *arg),
-				   void *arg, struct error **err)
+static int cleanup_stale(struct container_host *h, bool full,
+			 void (*report)(const char *what, const char *id, void *arg), void *arg,
+			 struct error **err)
 {
-	struct stale_ctx x = {h, report, arg, 0, err};
+	struct stale_ctx x = {h, report, arg, 0, err, NULL};
 	cleanup_closedir DIR *d = opendir(h->containers_dir);
 	struct dirent *e;
 
@@ -728,10 +737,28 @@ int container_cleanup_stale_report(struct container_host *h,
 		x.count++;
 		if (report)
 			report("container", e->d_name, arg);
+		if (!full && e->d_name[0] != '.') {
+			x.only_id = e->d_name;
+			if (cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
+				return -1;
+			x.only_id = NULL;
+		}
 	}
-	if (cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
+	if (full && cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
 		return -1;
 	return x.count;
+}
+
+int container_cleanup_stale_report(struct container_host *h,
+				   void (*report)(const char *what, const char *id, void *arg),
+				   void *arg, struct error **err)
+{
+	return cleanup_stale(h, true, report, arg, err);
+}
+
+int container_cleanup_stale_quick(struct container_host *h, struct error **err)
+{
+	return cleanup_stale(h, false, NULL, NULL, err);
 }
 
 int container_cleanup_stale(struct container_host *h, struct error **err)

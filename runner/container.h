@@ -118,6 +118,10 @@ int container_cleanup_stale_report(struct container_host *h,
 				   void (*report)(const char *what, const char *id, void *arg),
 				   void *arg, struct error **err);
 
+/* Only what $DATA/containers shows (a dir whose owner is gone, and that container's cgroups):
+ * cheap enough for every start. */
+int container_cleanup_stale_quick(struct container_host *h, struct error **err);
+
 /* $DATA/containers/<id> (borrowed): image_pin's pin file goes in it. */
 const char *container_dir(const struct container *c);
 /* The cgroup places this host uses (borrowed; for `slipway version`). */
