@@ -134,6 +134,24 @@ local_digest() {
 	[[ "$stderr" == *"manifest not found in 'multi/app'"* ]]
 }
 
+@test "pulled images run: one pushed by slipway, one pushed by skopeo" {
+	registry_start r
+	make_test_image demo/app:v1
+	sw image push demo/app:v1 "127.0.0.1:$r_PORT/team/app:v1" >/dev/null 2>&1
+	skopeo copy -q --dest-tls-verify=false "oci:$DATA/images:demo/app:v1" \
+		"docker://127.0.0.1:$r_PORT/sk/app:v1"
+	DATA="$T/data2"
+	sw image pull "127.0.0.1:$r_PORT/team/app:v1" >/dev/null 2>&1
+	sw image pull "127.0.0.1:$r_PORT/sk/app:v1" >/dev/null 2>&1
+	run sw container run "127.0.0.1:$r_PORT/team/app:v1" /bin/sh -c 'cat /etc/motd; ls /proc/1/ >/dev/null && echo isolated'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "hello from demo/app:v1" ]
+	[ "${lines[1]}" = isolated ]
+	run sw container run "127.0.0.1:$r_PORT/sk/app:v1" /bin/busybox wc -c /etc/random.bin
+	[ "$status" -eq 0 ]
+	[[ "$output" == "100000 /etc/random.bin" ]]
+}
+
 @test "Basic auth: login checks the password first, saves it 0600, never shows it; wrong password is exit 1 without a retry storm" {
 	registry_start r basic
 	make_test_image demo/app:v1
