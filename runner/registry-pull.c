@@ -485,7 +485,7 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 	struct registry_stats stats = {0};
 	struct reg_resp man = {0}, cfg = {0};
 	json_auto_t *mj = NULL, *cj = NULL;
-	char mdigest[IMAGE_DIGEST_LEN + 1], cdigest[IMAGE_DIGEST_LEN + 1], path[1024];
+	char mdigest[IMAGE_DIGEST_LEN + 1], cdigest[IMAGE_DIGEST_LEN + 1], path[1024], what[300];
 	const char *added_small[2] = {NULL, NULL};
 	bool added = false;
 	cleanup_free char *tag = NULL;
@@ -513,8 +513,9 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 	if (!h || reg_ping(c, h, err) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", r.repo, r.digest ? r.digest : r.tag);
-	if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, r.digest, "manifest", &man,
-		      mdigest, err) < 0)
+	snprintf(what, sizeof(what), "manifest '%s'", r.digest ? r.digest : r.tag);
+	if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, r.digest, what, &man, mdigest,
+		      err) < 0)
 		goto out;
 	if (!r.digest && man.digest && strcmp(man.digest, mdigest)) {
 		error_failed(err,
@@ -539,8 +540,9 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 		json_decref(mj);
 		mj = NULL;
 		snprintf(path, sizeof(path), "/v2/%s/manifests/%s", r.repo, want);
-		if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, want, "manifest",
-			      &man, mdigest, err) < 0)
+		snprintf(what, sizeof(what), "manifest '%s' (%s)", want, plat);
+		if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, want, what, &man,
+			      mdigest, err) < 0)
 			goto out;
 		mj = json_parse(man.body.data, man.body.len, "manifest", err);
 		if (!mj)

@@ -131,7 +131,7 @@ local_digest() {
 	sw image inspect "127.0.0.1:$r_PORT/multi/app@$d" >/dev/null
 	run --separate-stderr sw image pull "127.0.0.1:$r_PORT/multi/app:nope"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"manifest not found in 'multi/app'"* ]]
+	[[ "$stderr" == *"manifest 'nope' not found in 'multi/app'"* ]]
 }
 
 @test "pulled images run: one pushed by slipway, one pushed by skopeo" {
