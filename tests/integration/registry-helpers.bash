@@ -6,7 +6,8 @@ REG_HELPERS="$BATS_TEST_DIRNAME/../helpers-registry"
 
 # registry_start NAME [none|basic|token]: starts a registry; sets NAME_PORT, NAME_LOG (its
 # access log and messages), NAME_DIR. Basic: user "alice" password "s3cret-pw". Token: the same
-# user, through a token server started alongside (its log: NAME_TOKEN_LOG).
+# user and "reader" (password "read-pw", pull only), through a token server started alongside
+# (its log: NAME_TOKEN_LOG).
 registry_start() {
 	local name="$1" mode="${2:-none}" dir="$T/reg-$1" port=""
 	mkdir -p "$dir/storage"
@@ -26,7 +27,7 @@ registry_start() {
 			-days 2 -subj "/CN=slipway-test-token" 2>/dev/null
 		: >"$dir/token.log"
 		(/usr/bin/python3 "$REG_HELPERS/token-server.py" "$dir/token.port" "$dir/key.pem" \
-			"$dir/cert.pem" "alice:s3cret-pw" "$dir/token.log" </dev/null >"$dir/token.out" 2>&1 3>&- &
+			"$dir/cert.pem" "alice:s3cret-pw,reader:read-pw" "$dir/token.log" </dev/null >"$dir/token.out" 2>&1 3>&- &
 			echo $! >>"$T/registry-pids")
 		for _ in $(seq 100); do [ -s "$dir/token.port" ] && break; sleep 0.05; done
 		[ -s "$dir/token.port" ] || { cat "$dir/token.out"; return 1; }

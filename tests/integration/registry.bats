@@ -225,6 +225,13 @@ local_digest() {
 	run --separate-stderr "$SLIPWAY" --data-dir "$T/data2" image pull "127.0.0.1:$r_PORT/team/app:v1"
 	[ "$status" -eq 0 ]
 	grep -q 'user=- scopes=1 200' "$r_TOKEN_LOG"
+
+	# a user whose token lacks push: told so, not "wrong password"
+	"$SLIPWAY" --data-dir "$T/data3" login "127.0.0.1:$r_PORT" -u reader --password-stdin <<<"read-pw"
+	"$SLIPWAY" --data-dir "$T/data3" image pull "127.0.0.1:$r_PORT/team/app:v1" 2>/dev/null
+	run --separate-stderr "$SLIPWAY" --data-dir "$T/data3" image push "127.0.0.1:$r_PORT/team/app:v1" "127.0.0.1:$r_PORT/team/app:v9"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"user 'reader' may not do 'repository:team/app:pull,push'"* ]]
 }
 
 @test "registry killed in the middle of a push: a clear error, bounded retries, no manifest" {
