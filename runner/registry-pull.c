@@ -624,3 +624,26 @@ out:
 	registry_ref_release(&r);
 	return rc < 0 ? error_wrap(err, "pull '%s'", ref) : 0;
 }
+
+int registry_ensure_image(struct image_store *st, const char *ref, const struct registry_opts *o,
+			  struct error **err)
+{
+	struct image *img = NULL;
+	struct error *e = NULL;
+	char digest[IMAGE_DIGEST_LEN + 1];
+
+	if (image_lookup(st, ref, &img, &e) == 0) {
+		image_free(img);
+		return 0;
+	}
+	/* Only "not there" leads to a pull; a broken store entry is reported as it is. */
+	if (e->exit_code != EXIT_FAILED || !strstr(e->msg, "no such image")) {
+		if (err && !*err)
+			*err = e;
+		else
+			error_free(e);
+		return -1;
+	}
+	error_free(e);
+	return registry_pull_image(st, ref, o, digest, err);
+}

@@ -240,6 +240,33 @@ int main(void)
 		free(from);
 	}
 
+	/* registry_ensure_image: no request for an image in the store */
+	{
+		struct image_store *st = NULL;
+		struct registry_opts o;
+		struct image_pack_opts po;
+		struct error *err = NULL;
+		char root[2100];
+
+		image_pack_opts_default(&po);
+		snprintf(root, sizeof(root), "%s/rootfs", base);
+		mkdir(root, 0755);
+		snprintf(path, sizeof(path), "%s/rootfs/hello", base);
+		write_file_atomic(path, "hi\n", 3, 0644, NULL);
+		registry_opts_init(&o, base);
+		o.retry_ms = 300;
+		ok(image_store_open(base, &st, NULL) == 0 &&
+		       image_import(st, root, "127.0.0.1:1/team/app:v1", &po, NULL, NULL) == 0,
+		   "an image named after an unreachable registry");
+		ok(registry_ensure_image(st, "127.0.0.1:1/team/app:v1", &o, &err) == 0,
+		   "ensure: present, nothing asked of the registry");
+		ok(registry_ensure_image(st, "127.0.0.1:1/team/app:v2", &o, &err) < 0 && err &&
+		       err->exit_code == EXIT_FAILED && strstr(err->msg, "registry '127.0.0.1:1'"),
+		   "ensure: missing, pulled, and the registry is named (%s)", err ? err->msg : "");
+		error_free(err);
+		image_store_close(st);
+	}
+
 	rm_rf(base, NULL);
 	return done_testing();
 }
