@@ -49,6 +49,20 @@ registry_start() {
 	eval "${name}_PORT=\$port ${name}_LOG=\$dir/log ${name}_DIR=\$dir"
 }
 
+# proxy_start NAME UPSTREAM_PORT RULES: a flaky front (tests/helpers-registry/flaky-proxy.py)
+# for the registry on UPSTREAM_PORT; sets NAME_PORT and NAME_LOG (one line per request).
+proxy_start() {
+	local name="$1" dir="$T/proxy-$1"
+	mkdir -p "$dir"
+	: >"$dir/log"
+	(/usr/bin/python3 "$REG_HELPERS/flaky-proxy.py" "$dir/port" "$2" "$3" "$dir/log" \
+		</dev/null >"$dir/out" 2>&1 3>&- &
+		echo $! >>"$T/registry-pids")
+	for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
+	[ -s "$dir/port" ] || { cat "$dir/out"; return 1; }
+	eval "${name}_PORT=\$(cat \"\$dir/port\") ${name}_LOG=\$dir/log"
+}
+
 # registry_stop NAME: kills that registry (SIGKILL: as if the machine lost it).
 registry_stop() {
 	local dir="$T/reg-$1"

@@ -259,6 +259,32 @@ local_digest() {
 	[ "$output" = 404 ]
 }
 
+@test "5xx and 429 are retried with backoff; a registry that keeps failing is given up on in bounded time" {
+	registry_start r
+	make_test_image demo/app:v1
+	proxy_start p "$r_PORT" 'POST:/blobs/uploads/:503:2;PATCH:/blobs/uploads/:502:1;PUT:/manifests/:429:1;GET:/blobs/:500:1'
+	run --separate-stderr sw image push demo/app:v1 "127.0.0.1:$p_PORT/team/app:v1"
+	[ "$status" -eq 0 ]
+	grep -q 'POST /v2/team/app/blobs/uploads/ 503' "$p_LOG"
+	grep -q 'PATCH /v2/team/app/blobs/uploads/[^ ]* 502' "$p_LOG"
+	grep -q 'PUT /v2/team/app/manifests/v1 429' "$p_LOG"
+	grep -q 'PUT /v2/team/app/manifests/v1 201' "$p_LOG"
+	DATA="$T/data2"
+	run --separate-stderr sw image pull "127.0.0.1:$p_PORT/team/app:v1"
+	[ "$status" -eq 0 ]
+	grep -q 'GET /v2/team/app/blobs/sha256:[0-9a-f]* 500' "$p_LOG"
+
+	proxy_start q "$r_PORT" 'GET:/manifests/:503:100000'
+	start=$SECONDS
+	run --separate-stderr env SLIPWAY_REGISTRY_RETRY=3s "$SLIPWAY" --data-dir "$T/data3" image pull "127.0.0.1:$q_PORT/team/app:v1"
+	[ "$status" -eq 1 ]
+	[ $((SECONDS - start)) -lt 15 ]
+	[[ "$stderr" == *"HTTP 503 (gave up after "*" attempts in "* ]]
+	# backoff, not a storm: a handful of tries in 3 s
+	n="$(grep -c 'GET /v2/team/app/manifests/v1 503' "$q_LOG")"
+	[ "$n" -ge 2 ] && [ "$n" -le 8 ]
+}
+
 @test "a blob whose bytes do not match its digest: the pull fails and stores nothing" {
 	registry_start r
 	make_test_image demo/app:v1
