@@ -100,3 +100,16 @@ make_test_image() {
 	echo "hello from $ref" >"$r/etc/motd"
 	sw image import --compression gzip "$r" "$ref" >/dev/null
 }
+
+# upload_blob PORT REPO FILE: a monolithic upload with curl (POST, then PUT ?digest= with the
+# bytes); prints the digest.
+upload_blob() {
+	local port="$1" repo="$2" file="$3" d loc
+	d="sha256:$(sha256sum "$file" | cut -d' ' -f1)"
+	loc="$(curl -fsS -X POST -D - -o /dev/null "http://127.0.0.1:$port/v2/$repo/blobs/uploads/" |
+		tr -d '\r' | sed -n 's/^Location: //Ip')"
+	case "$loc" in /*) loc="http://127.0.0.1:$port$loc" ;; esac
+	curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$file" \
+		"$loc&digest=$d" >/dev/null
+	echo "$d"
+}

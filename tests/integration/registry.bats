@@ -152,6 +152,54 @@ local_digest() {
 	[[ "$output" == "100000 /etc/random.bin" ]]
 }
 
+@test "a three-layer image made by hand: pulled, whiteouts applied, the result runs" {
+	registry_start r
+	mkdir -p "$T/l1/etc" "$T/l1/bin" "$T/l2/etc" "$T/l3/etc"
+	cp /bin/busybox "$T/l1/bin/busybox"
+	ln -s busybox "$T/l1/bin/sh"
+	echo one >"$T/l1/etc/one"
+	echo gone >"$T/l1/etc/gone"
+	echo two >"$T/l2/etc/two"
+	: >"$T/l2/etc/.wh.gone"
+	echo three >"$T/l3/etc/three"
+	layers="" diffs=""
+	for i in 1 2 3; do
+		tar -C "$T/l$i" -cf "$T/l$i.tar" .
+		gzip -n -c "$T/l$i.tar" >"$T/l$i.tar.gz"
+		d="$(upload_blob "$r_PORT" hand/made "$T/l$i.tar.gz")"
+		layers="$layers${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$(stat -c %s "$T/l$i.tar.gz")}"
+		diffs="$diffs${diffs:+,}\"sha256:$(sha256sum "$T/l$i.tar" | cut -d' ' -f1)\""
+	done
+	printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diffs" >"$T/config.json"
+	c="$(upload_blob "$r_PORT" hand/made "$T/config.json")"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
+		"$c" "$(stat -c %s "$T/config.json")" "$layers" >"$T/manifest.json"
+	curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		--data-binary @"$T/manifest.json" "http://127.0.0.1:$r_PORT/v2/hand/made/manifests/v1"
+
+	run --separate-stderr sw --json image pull "127.0.0.1:$r_PORT/hand/made:v1"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .blobs_downloaded <<<"$output")" = 3 ]
+	[ "$(jq -r .digest <<<"$output")" = "sha256:$(sha256sum "$T/manifest.json" | cut -d' ' -f1)" ]
+	run sw image inspect --layers "127.0.0.1:$r_PORT/hand/made:v1"
+	[ "${#lines[@]}" -eq 3 ]
+	# the middle layer's whiteout is an overlay whiteout (a 0/0 character device)
+	[ "$(stat -c '%F %t %T' "${lines[1]}/etc/gone")" = "character special file 0 0" ]
+	run sw container run "127.0.0.1:$r_PORT/hand/made:v1" /bin/sh -c 'cat /etc/one /etc/two /etc/three; ls /etc'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = one ] && [ "${lines[1]}" = two ] && [ "${lines[2]}" = three ]
+	[[ "$output" != *gone* ]]
+	# pulled again: nothing to download
+	run --separate-stderr sw --json image pull "127.0.0.1:$r_PORT/hand/made:v1"
+	[ "$(jq -r .blobs_cached <<<"$output")" = 3 ]
+	[ "$(jq -r .blobs_downloaded <<<"$output")" = 0 ]
+	# and pushed elsewhere in the same registry: every blob is mounted
+	run --separate-stderr sw --json image push "127.0.0.1:$r_PORT/hand/made:v1" "127.0.0.1:$r_PORT/copy/made:v1"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .blobs_mounted <<<"$output")" = 4 ]
+	[ "$(jq -r .digest <<<"$output")" = "sha256:$(sha256sum "$T/manifest.json" | cut -d' ' -f1)" ]
+}
+
 @test "Basic auth: login checks the password first, saves it 0600, never shows it; wrong password is exit 1 without a retry storm" {
 	registry_start r basic
 	make_test_image demo/app:v1
