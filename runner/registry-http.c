@@ -702,6 +702,10 @@ int reg_do(struct reg_client *c, CURL *h, const struct reg_req *rq, struct reg_r
 			snprintf(line, sizeof(line), "Content-Type: %s", rq->content_type);
 			hdrs = curl_slist_append(hdrs, line);
 		}
+		if (rq->range) {
+			snprintf(line, sizeof(line), "Range: %s", rq->range);
+			hdrs = curl_slist_append(hdrs, line);
+		}
 		if (auth)
 			hdrs = curl_slist_append(hdrs, auth);
 		wipe_free(auth);

@@ -84,7 +84,8 @@ struct reg_req {
 	const char *scope;  /* extra scope ("repository:OTHER:pull") or NULL */
 	const char *accept; /* Accept header value or NULL */
 	const char *content_type;
-	const void *data; /* in-memory body (len bytes) */
+	const char *range; /* Range header value ("bytes=N-") or NULL */
+	const void *data;  /* in-memory body (len bytes) */
 	size_t len;
 	int fd; /* file body when >= 0: size bytes from offset 0 */
 	int64_t size;

@@ -118,7 +118,10 @@ struct download {
 	struct image_blob_writer *w;
 	int sock; /* to the unpacking thread, or -1 */
 	int64_t got, size;
-	bool unpack_gone; /* the unpacker stopped reading */
+	const struct reg_resp *rs; /* the answer being received */
+	bool started;		   /* its first body bytes came */
+	int64_t skip;		   /* bytes of it already had (a resume answered 200) */
+	bool unpack_gone;	   /* the unpacker stopped reading */
 	bool too_much;
 	struct error *werr;
 	/* the unpacking thread */
@@ -155,7 +158,22 @@ static bool sink_flush(struct download *d, const char *data, size_t n)
 static size_t layer_sink(const char *data, size_t n, void *arg)
 {
 	struct download *d = arg;
+	size_t all = n;
 
+	if (!d->started) {
+		/* A resumed download answered in full: drop what we have already. */
+		d->started = true;
+		d->skip = d->rs->status == 200 ? d->got : 0;
+	}
+	if (d->skip > 0) {
+		size_t k = (int64_t)n < d->skip ? n : (size_t)d->skip;
+
+		d->skip -= (int64_t)k;
+		data += k;
+		n -= k;
+		if (n == 0)
+			return all;
+	}
 	if (d->got + (int64_t)n > d->size) {
 		d->too_much = true;
 		return 0;
@@ -167,10 +185,10 @@ static size_t layer_sink(const char *data, size_t n, void *arg)
 		d->buffered = 0;
 	}
 	if (n >= SINK_BUF)
-		return sink_flush(d, data, n) ? n : 0;
+		return sink_flush(d, data, n) ? all : 0;
 	memcpy(d->buf + d->buffered, data, n);
 	d->buffered += n;
-	return n;
+	return all;
 }
 
 static void *unpack_main(void *arg)
@@ -237,9 +255,31 @@ static int download_once(struct pull *p, CURL *h, struct pull_layer *pl, const c
 		}
 		thread = true;
 	}
-	rc = reg_do(c, h, &rq, &rs, err);
-	*transient = rs.transient;
-	if (rc == 0 && rs.status == 200 && !sink_flush(&d, d.buf, d.buffered))
+	d.rs = &rs;
+	for (uint64_t start = reg_now_ms(), delay = 250;;) {
+		char range[64];
+		bool ok;
+
+		/* After a dropped connection, ask only for the rest: the blob writer and the
+		 * unpacking thread simply go on. */
+		snprintf(range, sizeof(range), "bytes=%lld-", (long long)d.got);
+		rq.range = d.got > 0 ? range : NULL;
+		d.started = false;
+		rc = reg_do(c, h, &rq, &rs, err);
+		ok = rc == 0 && (rs.status == 200 || rs.status == 206);
+		if (ok || !rs.transient || d.too_much || d.werr || d.unpack_gone ||
+		    atomic_load(&c->cancel) || reg_now_ms() + delay > start + c->retry_ms)
+			break;
+		log_debug("layer '%s': %s after %lld bytes; resuming", pl->l.digest,
+			  rc < 0 && *err ? (*err)->msg : "server error", (long long)d.got);
+		error_clear(err);
+		reg_resp_release(&rs);
+		usleep((useconds_t)(delay * 1000));
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+	/* Retried here already: the caller must not start over. */
+	*transient = false;
+	if (rc == 0 && (rs.status == 200 || rs.status == 206) && !sink_flush(&d, d.buf, d.buffered))
 		rc = -1;
 	if (d.sock >= 0)
 		shutdown(d.sock, SHUT_WR);
@@ -263,7 +303,7 @@ static int download_once(struct pull *p, CURL *h, struct pull_layer *pl, const c
 	}
 	if (rc < 0 && !*err)
 		error_failed(err, "layer '%s': download stopped", pl->l.digest);
-	if (rc == 0 && rs.status != 200)
+	if (rc == 0 && rs.status != 200 && rs.status != 206)
 		rc = reg_status_error(c, &rs, "download blob", err);
 	reg_resp_release(&rs);
 	if (rc < 0)

@@ -7,7 +7,8 @@ Listens on a free loopback port (written to PORT_FILE) and forwards every reques
 127.0.0.1:UPSTREAM_PORT, except that RULES make some fail first. RULES is
 "METHOD:PATH_REGEX:STATUS:COUNT[;...]": the first COUNT requests whose method and path match
 get STATUS (429 answers carry "Retry-After: 1") and an empty error body instead of being
-forwarded. Every request is logged to LOG as "METHOD PATH-without-query STATUS".
+forwarded; STATUS 0 forwards the request but cuts the answer off after half of its body (the
+connection closes, as when a network drops). Every request is logged to LOG as "METHOD PATH-without-query STATUS".
 """
 import http.client
 import http.server
@@ -20,7 +21,8 @@ port_file, upstream, rules_arg, log_path = sys.argv[1:5]
 RULES = []
 for r in rules_arg.split(";"):
     if r:
-        m, rx, st, n = r.split(":", 3)
+        m, rest = r.split(":", 1)
+        rx, st, n = rest.rsplit(":", 2)
         RULES.append([m, re.compile(rx), int(st), int(n)])
 lock = threading.Lock()
 
@@ -45,7 +47,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     r[3] -= 1
                     fail = r[2]
                     break
-        if fail:
+        if fail is not None and fail != 0:
             self.note(fail)
             self.send_response(fail)
             if fail == 429:
@@ -59,7 +61,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        self.note(resp.status)
+        if fail != 0:
+            self.note(resp.status)
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "content-length", "transfer-encoding"):
@@ -67,8 +70,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self.wfile.write(data[: len(data) // 2] if fail == 0 else data)
         conn.close()
+        if fail == 0:
+            self.wfile.flush()
+            self.close_connection = True
+            self.note(0)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 

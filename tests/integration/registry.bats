@@ -322,6 +322,16 @@ local_digest() {
 	[ "$status" -eq 0 ]
 	grep -q 'GET /v2/team/app/blobs/sha256:[0-9a-f]* 500' "$p_LOG"
 
+	# a download cut off in the middle resumes with a Range request where it stopped
+	layer="$("$SLIPWAY" --data-dir "$T/data" image inspect demo/app:v1 | jq -r '.manifest.layers[0].digest')"
+	proxy_start z "$r_PORT" "GET:/blobs/$layer:0:1"
+	run --separate-stderr "$SLIPWAY" --data-dir "$T/data4" --json image pull "127.0.0.1:$z_PORT/team/app:v1"
+	[ "$status" -eq 0 ]
+	grep -q "GET /v2/team/app/blobs/$layer 0\$" "$z_LOG"
+	[ "$(grep -c "GET /v2/team/app/blobs/$layer 206\$" "$z_LOG")" -eq 1 ]
+	layer="$("$SLIPWAY" --data-dir "$T/data4" image inspect --layers "127.0.0.1:$z_PORT/team/app:v1")"
+	cmp "$layer/bin/busybox" /bin/busybox
+
 	proxy_start q "$r_PORT" 'GET:/manifests/:503:100000'
 	start=$SECONDS
 	run --separate-stderr env SLIPWAY_REGISTRY_RETRY=3s "$SLIPWAY" --data-dir "$T/data3" image pull "127.0.0.1:$q_PORT/team/app:v1"
