@@ -69,6 +69,16 @@ static char *upload_url(struct reg_client *c, const char *loc, const char *diges
 	return s;
 }
 
+/* An upload Location must stay on the registry's scheme: our credentials go with it. */
+static int location_check(struct reg_client *c, const char *loc, struct error **err)
+{
+	if (loc[0] == '/' || !strncmp(loc, "https://", 8) ||
+	    (!strncmp(loc, "http://", 7) && !strncmp(c->base, "http://", 7)))
+		return 0;
+	return error_failed(err, "registry '%s' sent an upload location that is not %s: refused",
+			    c->host, strncmp(c->base, "https://", 8) ? "http(s)" : "https");
+}
+
 /* POST uploads/ (with a mount when from is set): 1 mounted, 0 with *loc the upload URL. */
 static int upload_start(struct reg_client *c, CURL *h, const char *digest, const char *from,
 			char **loc, struct error **err)
@@ -91,8 +101,11 @@ static int upload_start(struct reg_client *c, CURL *h, const char *digest, const
 	if (from && rs.status == 201) {
 		rc = 1;
 	} else if (rs.status == 202 && rs.location) {
-		*loc = upload_url(c, rs.location, NULL);
-		rc = *loc ? 0 : error_errno(err, "upload");
+		rc = location_check(c, rs.location, err);
+		if (rc == 0) {
+			*loc = upload_url(c, rs.location, NULL);
+			rc = *loc ? 0 : error_errno(err, "upload");
+		}
 	} else {
 		rc = reg_status_error(c, &rs, "start blob upload", err);
 	}
@@ -122,6 +135,8 @@ static int upload_once(struct push *p, CURL *h, const char *digest, int fd, int6
 	*transient = rs.transient;
 	if (rc == 0 && rs.status != 202)
 		rc = reg_status_error(c, &rs, "upload blob", err);
+	if (rc == 0 && rs.location)
+		rc = location_check(c, rs.location, err);
 	if (rc == 0)
 		put = upload_url(c, rs.location ? rs.location : loc, digest);
 	reg_resp_release(&rs);
