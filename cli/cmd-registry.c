@@ -173,21 +173,27 @@ static int open_store(struct cli *cli, struct image_store **st)
 	return EXIT_OK;
 }
 
-static int cmd_image_push(struct cli *cli, int argc, char **argv)
+/* image push and image pull: their options, then the transfer and its result. */
+static int transfer(struct cli *cli, int argc, char **argv, bool push)
 {
-	static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
-						 {"jobs", required_argument, NULL, 'j'},
-						 CLI_COMMON_LONGOPTS};
+	static const struct option push_opts[] = {{"format", required_argument, NULL, 'f'},
+						  {"jobs", required_argument, NULL, 'j'},
+						  CLI_COMMON_LONGOPTS};
+	static const struct option pull_opts[] = {{"platform", required_argument, NULL, 'p'},
+						  {"jobs", required_argument, NULL, 'j'},
+						  CLI_COMMON_LONGOPTS};
 	struct registry_opts o;
 	struct registry_stats stats;
 	struct image_store *st = NULL;
 	struct error *err = NULL;
 	char digest[IMAGE_DIGEST_LEN + 1];
+	const char *dest;
 	int64_t jobs;
 	int opt, rc;
 
 	registry_opts_init(&o, cli->data_dir);
-	while ((opt = cli_getopt(cli, argc, argv, "hf:j:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv,
+				 push ? "hf:j:" : "hp:j:", push ? push_opts : pull_opts)) != -1) {
 		switch (opt) {
 		case 'f':
 			if (!strcmp(optarg, "docker") || !strcmp(optarg, "v2s2"))
@@ -196,46 +202,6 @@ static int cmd_image_push(struct cli *cli, int argc, char **argv)
 				return cli_usage(cli, "--format is oci or docker, not '%s'",
 						 optarg);
 			break;
-		case 'j':
-			if (parse_int(optarg, 1, 16, &jobs, &err) < 0)
-				return cli_fail(err);
-			o.jobs = (int)jobs;
-			break;
-			CLI_COMMON_CASES(cli, argv);
-		}
-	}
-	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage(cli, "expected REF [DEST]");
-	if ((rc = open_store(cli, &st)) != EXIT_OK)
-		return rc;
-	o.progress = !cli->json;
-	o.tty = cli->stderr_tty;
-	o.stats = &stats;
-	rc = registry_push_image(st, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, &o,
-				 digest, &err);
-	image_store_close(st);
-	if (rc < 0)
-		return cli_fail(err);
-	return print_result(cli, argc - optind == 2 ? argv[optind + 1] : argv[optind], digest,
-			    &stats);
-}
-
-static int cmd_image_pull(struct cli *cli, int argc, char **argv)
-{
-	static const struct option longopts[] = {{"platform", required_argument, NULL, 'p'},
-						 {"jobs", required_argument, NULL, 'j'},
-						 CLI_COMMON_LONGOPTS};
-	struct registry_opts o;
-	struct registry_stats stats;
-	struct image_store *st = NULL;
-	struct error *err = NULL;
-	char digest[IMAGE_DIGEST_LEN + 1];
-	int64_t jobs;
-	int opt, rc;
-
-	registry_opts_init(&o, cli->data_dir);
-	while ((opt = cli_getopt(cli, argc, argv, "hp:j:", longopts)) != -1) {
-		switch (opt) {
 		case 'p':
 			if (strchr(optarg, '/') == NULL || strlen(optarg) > 100)
 				return cli_usage(cli, "--platform is OS/ARCH[/VARIANT], not '%s'",
@@ -250,18 +216,32 @@ static int cmd_image_pull(struct cli *cli, int argc, char **argv)
 			CLI_COMMON_CASES(cli, argv);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage(cli, "expected one REF");
+	if (argc - optind < 1 || argc - optind > (push ? 2 : 1))
+		return cli_usage(cli, push ? "expected REF [DEST]" : "expected one REF");
+	dest = argc - optind == 2 ? argv[optind + 1] : NULL;
 	if ((rc = open_store(cli, &st)) != EXIT_OK)
 		return rc;
 	o.progress = !cli->json;
 	o.tty = cli->stderr_tty;
 	o.stats = &stats;
-	rc = registry_pull_image(st, argv[optind], &o, digest, &err);
+	if (push)
+		rc = registry_push_image(st, argv[optind], dest, &o, digest, &err);
+	else
+		rc = registry_pull_image(st, argv[optind], &o, digest, &err);
 	image_store_close(st);
 	if (rc < 0)
 		return cli_fail(err);
-	return print_result(cli, argv[optind], digest, &stats);
+	return print_result(cli, dest ? dest : argv[optind], digest, &stats);
+}
+
+static int cmd_image_push(struct cli *cli, int argc, char **argv)
+{
+	return transfer(cli, argc, argv, true);
+}
+
+static int cmd_image_pull(struct cli *cli, int argc, char **argv)
+{
+	return transfer(cli, argc, argv, false);
 }
 
 const struct command commands_registry[] = {

@@ -817,6 +817,18 @@ int reg_ping(struct reg_client *c, CURL *h, struct error **err)
 	return rc;
 }
 
+int reg_session_start(const struct registry_opts *o, const struct registry_ref *r, bool push,
+		      struct reg_client **c, struct reg_progress **pr, CURL **h, struct error **err)
+{
+	if (reg_client_new(o->data_dir, r->host, r->repo, push, o, c, err) < 0)
+		return -1;
+	reg_progress_new(o->progress, o->tty, pr);
+	*h = reg_handle_new(err);
+	if (!*h)
+		return -1;
+	return reg_ping(*c, *h, err);
+}
+
 /* --- worker pool ------------------------------------------------------------------------- */
 
 struct pool {

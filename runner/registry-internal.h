@@ -119,6 +119,11 @@ int reg_status_error(struct reg_client *c, const struct reg_resp *rs, const char
 /* Makes sure the client knows how to authenticate (GET /v2/) and has a token for its scope. */
 int reg_ping(struct reg_client *c, CURL *h, struct error **err);
 CURL *reg_handle_new(struct error **err);
+/* What a push or pull starts with: the client for r (push: pull,push scope), the progress,
+ * a handle, and the ping. Whatever it made is the caller's to free, also on failure. */
+int reg_session_start(const struct registry_opts *o, const struct registry_ref *r, bool push,
+		      struct reg_client **c, struct reg_progress **pr, CURL **h,
+		      struct error **err);
 uint64_t reg_now_ms(void);
 
 /* Runs fn(i) for i in [0, n) on up to jobs threads, each with its own curl handle. Stops
@@ -141,6 +146,10 @@ void reg_slot_done(struct reg_slot *s, const char *state);
 void reg_progress_line(struct reg_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The closing line: "pushed REF DIGEST: ..." (verb "pushed") or "pulled REF DIGEST: ...". */
+/* Ends a push or pull: s->ms from start, the summary when ok, o->stats filled, pr freed. */
+void reg_progress_finish(struct reg_progress *pr, const struct registry_opts *o,
+			 struct registry_stats *s, uint64_t start, bool ok, const char *verb,
+			 const char *ref, const char *digest);
 void reg_progress_summary(struct reg_progress *pr, const char *verb, const char *what,
 			  const char *digest, const struct registry_stats *s);
 

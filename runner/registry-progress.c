@@ -183,3 +183,15 @@ void reg_progress_summary(struct reg_progress *pr, const char *verb, const char 
 				  what, digest, s->blobs_downloaded,
 				  s->blobs_downloaded == 1 ? "" : "s", s->blobs_cached, sz, t);
 }
+
+void reg_progress_finish(struct reg_progress *pr, const struct registry_opts *o,
+			 struct registry_stats *s, uint64_t start, bool ok, const char *verb,
+			 const char *ref, const char *digest)
+{
+	s->ms = reg_now_ms() - start;
+	if (ok)
+		reg_progress_summary(pr, verb, ref, digest, s);
+	if (o->stats)
+		*o->stats = *s;
+	reg_progress_free(pr);
+}

@@ -542,16 +542,9 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 		goto out;
 	}
 	lease = image_store_lease(st, err);
-	if (lease < 0 || reg_client_new(o->data_dir, r.host, r.repo, false, o, &c, err) < 0)
+	if (lease < 0 || reg_session_start(o, &r, false, &c, &pr, &h, err) < 0)
 		goto out;
-	reg_progress_new(o->progress, o->tty, &pr);
-	p.st = st;
-	p.c = c;
-	p.o = o;
-	p.pr = pr;
-	h = reg_handle_new(err);
-	if (!h || reg_ping(c, h, err) < 0)
-		goto out;
+	p = (struct pull){.st = st, .c = c, .o = o, .pr = pr};
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", r.repo, r.digest ? r.digest : r.tag);
 	snprintf(what, sizeof(what), "manifest '%s'", r.digest ? r.digest : r.tag);
 	if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, r.digest, what, &man, mdigest,
@@ -646,12 +639,7 @@ out:
 	stats.bytes_received = c ? atomic_load(&c->bytes_received) : 0;
 	stats.blobs_downloaded = p.downloaded;
 	stats.blobs_cached = p.cached;
-	stats.ms = reg_now_ms() - start;
-	if (rc == 0)
-		reg_progress_summary(pr, "pulled", ref, mdigest, &stats);
-	if (o->stats)
-		*o->stats = stats;
-	reg_progress_free(pr);
+	reg_progress_finish(pr, o, &stats, start, rc == 0, "pulled", ref, mdigest);
 	if (h)
 		curl_easy_cleanup(h);
 	reg_client_free(c);

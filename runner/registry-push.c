@@ -347,16 +347,12 @@ int registry_push_image(struct image_store *st, const char *src_ref, const char 
 	}
 	for (size_t i = 0; i < p.n; i++)
 		digests[i] = p.blobs[i].digest;
-	if (reg_client_new(o->data_dir, r.host, r.repo, true, o, &c, err) < 0)
-		goto out;
-	reg_progress_new(o->progress, o->tty, &pr);
 	p.st = st;
-	p.c = c;
 	p.o = o;
-	p.pr = pr;
-	h = reg_handle_new(err);
-	if (!h || reg_ping(c, h, err) < 0)
+	if (reg_session_start(o, &r, true, &c, &pr, &h, err) < 0)
 		goto out;
+	p.c = c;
+	p.pr = pr;
 	/* Layers first (largest work), config among them; all before the manifest. */
 	if (reg_parallel(c, p.n, o->jobs, push_one, &p, err) < 0)
 		goto out;
@@ -370,12 +366,7 @@ out:
 	stats.blobs_uploaded = p.uploaded;
 	stats.blobs_mounted = p.mounted;
 	stats.blobs_present = p.present;
-	stats.ms = reg_now_ms() - start;
-	if (rc == 0)
-		reg_progress_summary(pr, "pushed", dest_ref, digest, &stats);
-	if (o->stats)
-		*o->stats = stats;
-	reg_progress_free(pr);
+	reg_progress_finish(pr, o, &stats, start, rc == 0, "pushed", dest_ref, digest);
 	if (h)
 		curl_easy_cleanup(h);
 	reg_client_free(c);
