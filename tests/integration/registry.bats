@@ -363,6 +363,26 @@ local_digest() {
 	[ -z "$(find "$DATA/images/blobs/sha256" -type f)" ]
 }
 
+@test "a registry that is not loopback is HTTPS unless \$DATA/registries.json lists it insecure" {
+	name="$(hostname)"
+	[ "$(getent hosts "$name" | awk '{print $1; exit}')" = 127.0.0.1 ] ||
+		skip "the host name '$name' does not resolve to 127.0.0.1"
+	registry_start r
+	make_test_image demo/app:v1
+	run --separate-stderr env SLIPWAY_REGISTRY_RETRY=1s "$SLIPWAY" --data-dir "$DATA" image push demo/app:v1 "$name:$r_PORT/team/app:v1"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"registry '$name:$r_PORT'"* ]]
+	! grep -q '"GET /v2/ ' "$r_LOG"
+	printf '{"insecure": ["%s:%s"]}\n' "$name" "$r_PORT" >"$DATA/registries.json"
+	run --separate-stderr sw image push demo/app:v1 "$name:$r_PORT/team/app:v1"
+	[ "$status" -eq 0 ]
+	grep -q '"PUT /v2/team/app/manifests/v1 ' "$r_LOG"
+	printf '{"insecure": "%s"}\n' "$name" >"$DATA/registries.json"
+	run --separate-stderr sw image push demo/app:v1 "$name:$r_PORT/team/app:v1"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"registries.json"* ]]
+}
+
 @test "references as Docker reads them; plain HTTP only for loopback" {
 	run --separate-stderr sw image pull "Upper/Case:v1"
 	[ "$status" -eq 2 ]
