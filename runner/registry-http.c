@@ -265,6 +265,8 @@ static int xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return atomic_load(&x->c->cancel) ? 1 : 0;
 }
 
+/* A name that does not resolve and a TLS handshake that fails are not retried: a typo or an
+ * HTTP-only registry should not cost a minute. */
 static bool curl_transient(CURLcode rc)
 {
 	switch (rc) {
@@ -274,8 +276,6 @@ static bool curl_transient(CURLcode rc)
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 		return true;
