@@ -207,6 +207,9 @@ static int expand_braced(struct expander *x, struct buf *out, struct error **err
 		x->p += 2;
 	} else if (*x->p && strchr("-+?", *x->p)) {
 		mod[0] = *x->p++;
+	} else if (!*x->p) {
+		error_usage(err, "missing '}' in substitution of '%s'", buf_str(&name));
+		goto out;
 	} else if (*x->p != '}') {
 		error_usage(err, "bad substitution '${%s%c': unsupported modifier", buf_str(&name),
 			    *x->p ? *x->p : ' ');
