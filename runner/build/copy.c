@@ -210,15 +210,16 @@ static void hash_str(struct sha256 *h, const char *tag, const char *s)
 	sha256_update(h, s, strlen(s) + 1);
 }
 
-static int hash_node(const struct view *v, const struct vnode *n, const char *rel, int depth,
-		     struct sha256 *h, struct error **err)
+/* Owners count as they will be in the layer: the source's only when they are kept. */
+static int hash_node(const struct view *v, const struct vnode *n, const char *rel, bool keep_owner,
+		     int depth, struct sha256 *h, struct error **err)
 {
 	char meta[128];
 
 	if (depth > MAX_DEPTH)
 		return error_usage(err, "'%s': directories nested too deeply", n->path);
-	snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)n->st.st_mode, (unsigned)n->st.st_uid,
-		 (unsigned)n->st.st_gid);
+	snprintf(meta, sizeof(meta), "%o %u %u", (unsigned)n->st.st_mode,
+		 keep_owner ? (unsigned)n->st.st_uid : 0, keep_owner ? (unsigned)n->st.st_gid : 0);
 	hash_str(h, "name", rel);
 	hash_str(h, "meta", n->excluded ? "excluded" : meta);
 	if (S_ISREG(n->st.st_mode)) {
@@ -256,7 +257,7 @@ static int hash_node(const struct view *v, const struct vnode *n, const char *re
 				crel = NULL;
 				rc = error_errno(err, "hash");
 			} else if (ex) {
-				rc = hash_node(v, &c, crel, depth + 1, h, err);
+				rc = hash_node(v, &c, crel, keep_owner, depth + 1, h, err);
 			}
 			vnode_release(&c);
 		}
@@ -276,7 +277,7 @@ int copy_hash(const struct view *src, char *const *sources, size_t n, const stru
 		return -1;
 	for (size_t i = 0; i < m.n && rc == 0; i++) {
 		hash_str(h, "source", m.v[i].node.path);
-		rc = hash_node(src, &m.v[i].node, m.v[i].name, 0, h, err);
+		rc = hash_node(src, &m.v[i].node, m.v[i].name, o->keep_owner, 0, h, err);
 	}
 	matches_release(&m);
 	return rc;
