@@ -47,22 +47,29 @@ char *path_clean_rel(const char *path)
 	return out;
 }
 
-/* Matches pattern components pc[0..np) against path components sc[0..ns). */
+/* Matches pattern components pc[0..np) against path components sc[0..ns): dynamic
+ * programming over (pattern, path) positions, so many `**` cannot make it exponential.
+ * m[i][j]: pc[i..] matches sc[j..]. */
 static bool match_parts(char **pc, size_t np, char **sc, size_t ns)
 {
-	if (np == 0)
-		return ns == 0;
-	if (!strcmp(pc[0], "**")) {
-		for (size_t k = 0; k <= ns; k++)
-			if (match_parts(pc + 1, np - 1, sc + k, ns - k))
-				return true;
+	static const size_t W = 257;
+	cleanup_free bool *m = calloc((np + 1) * W, sizeof(bool));
+
+	if (!m)
 		return false;
+	m[np * W + ns] = true;
+	for (size_t i = np; i-- > 0;) {
+		bool dstar = !strcmp(pc[i], "**");
+
+		for (size_t j = ns + 1; j-- > 0;) {
+			if (dstar) /* zero components, or one and stay on the same pattern */
+				m[i * W + j] = m[(i + 1) * W + j] || (j < ns && m[i * W + j + 1]);
+			else
+				m[i * W + j] = j < ns && fnmatch(pc[i], sc[j], 0) == 0 &&
+					       m[(i + 1) * W + j + 1];
+		}
 	}
-	if (ns == 0)
-		return false;
-	if (fnmatch(pc[0], sc[0], 0) != 0)
-		return false;
-	return match_parts(pc + 1, np - 1, sc + 1, ns - 1);
+	return m[0];
 }
 
 static size_t split(char *s, char **v, size_t max)
@@ -78,7 +85,7 @@ static size_t split(char *s, char **v, size_t max)
 bool ignore_glob_match(const char *pattern, const char *path)
 {
 	cleanup_free char *p = strdup(pattern), *s = strdup(path);
-	char *pc[256], *sc[256];
+	char *pc[256], *sc[256]; /* at most 256 each (the table's width is 257) */
 	size_t np, ns;
 
 	if (!p || !s)
