@@ -409,6 +409,7 @@ static int stage_start(struct builder *b, struct stage *s, struct error **err)
 			return -1;
 		}
 		rc = stage_from_image(b, s, img, err);
+		s->from_image = true;
 		cache_key(s->key, "from-image", img->manifest_digest, epoch, NULL);
 		image_free(img);
 		if (rc < 0)
@@ -800,6 +801,46 @@ out:
 	return rc;
 }
 
+/* The base image's ONBUILD triggers run right after FROM, as Docker does; the new image
+ * does not inherit them. */
+static int run_triggers(struct builder *b, struct stage *s, const struct df_instr *from,
+			struct error **err)
+{
+	json_t *ob = json_get_array(stage_exec_config(s), "OnBuild"), *t;
+	struct buf text = BUF_INIT(DOCKERFILE_MAX_BYTES);
+	struct dockerfile tdf;
+	struct error *e = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (!s->from_image || !ob || !json_array_size(ob))
+		return 0;
+	buf_puts(&text, "FROM scratch\n", NULL);
+	json_array_foreach (ob, i, t) {
+		const char *line = json_string_value(t);
+
+		if (!line || strchr(line, '\n') || buf_printf(&text, NULL, "%s\n", line) < 0) {
+			buf_release(&text);
+			return build_fail(b, from, err, "the base image has a bad ONBUILD trigger");
+		}
+	}
+	if (dockerfile_parse(text.data, text.len, "ONBUILD", &tdf, &e) < 0) {
+		buf_release(&text);
+		build_fail(b, from, err, "the base image's trigger: %s", e->msg);
+		error_free(e);
+		return -1;
+	}
+	buf_release(&text);
+	json_object_del(stage_exec_config(s), "OnBuild");
+	b->nsteps += (int)tdf.n - 1;
+	for (i = 1; i < tdf.n && rc == 0; i++) {
+		tdf.v[i].line = from->line;
+		rc = run_instruction(b, s, &tdf.v[i], err);
+	}
+	dockerfile_release(&tdf);
+	return rc;
+}
+
 static int build_stage(struct builder *b, struct stage *s, struct error **err)
 {
 	const struct df_instr *from = &b->df.v[s->first];
@@ -814,6 +855,8 @@ static int build_stage(struct builder *b, struct stage *s, struct error **err)
 		return error_errno(err, "build");
 	snprintf(status, sizeof(status), "%.2fs", now_s() - t0);
 	build_progress(b, desc, status);
+	if (run_triggers(b, s, from, err) < 0)
+		return -1;
 	for (size_t i = s->first + 1; i < s->end; i++)
 		if (run_instruction(b, s, &b->df.v[i], err) < 0)
 			return -1;

@@ -36,6 +36,7 @@ struct stage {
 	struct kv args;		      /* ARGs in scope with a value */
 	char **shell;		      /* SHELL; NULL = /bin/sh -c */
 	bool cmd_set;		      /* CMD given in this stage (ENTRYPOINT then keeps it) */
+	bool from_image;	      /* FROM a store image (its ONBUILD triggers run) */
 	char **lowers;		      /* unpacked layer dirs, topmost first, for nlowers layers */
 	size_t nlowers;
 };

@@ -223,6 +223,21 @@ cfg() {
 	[ "${lines[-1]}" != "$a" ]
 }
 
+@test "ONBUILD: recorded in the image, run when a child build starts from it, not inherited" {
+	mkdir -p "$T/parent" "$T/child"
+	printf 'FROM localhost/bb:1\nONBUILD RUN echo trigger-ran > /onbuild\nONBUILD ENV FROM_TRIGGER=yes\n' >"$T/parent/Dockerfile"
+	printf 'FROM demo/parent:1\nRUN cat /onbuild\n' >"$T/child/Dockerfile"
+	run build -t demo/parent:1 "$T/parent"
+	[ "$status" -eq 0 ]
+	[ "$(cfg demo/parent:1 .config.OnBuild)" = '["RUN echo trigger-ran > /onbuild","ENV FROM_TRIGGER=yes"]' ]
+	run build -t demo/child:1 "$T/child"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\n'"trigger-ran"$'\n'* ]]
+	[ "$(cfg demo/child:1 .config.OnBuild)" = null ]
+	[ "$(cfg demo/child:1 '.config.Env[-1]')" = '"FROM_TRIGGER=yes"' ]
+}
+
 @test "scratch: COPY into an empty image; skopeo reads the result" {
 	c="$(ctx scratch)"
 	run build -t demo/scratch:1 -t demo/scratch:also "$c"
