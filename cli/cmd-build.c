@@ -1,6 +1,7 @@
 /* cli/cmd-build.c — `slipway image build`: flags over runner/build; progress on stderr, the
  * new image's digest on stdout. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,24 @@ static int parse_epoch(struct cli *cli, int64_t *out)
 	return EXIT_OK;
 }
 
+/* Ctrl-C, SIGTERM, SIGHUP: the running RUN container is stopped, the build fails cleanly
+ * (nothing tagged, nothing left behind) and slipway exits 128+N. */
+static volatile sig_atomic_t got_signal;
+static struct container *volatile running;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	if (running)
+		container_stop(running);
+}
+
+static void track_container(struct container *c, void *arg)
+{
+	(void)arg;
+	running = c;
+}
+
 enum { O_BUILD_ARG = 0x100, O_TARGET, O_NO_CACHE, O_NETWORK, O_CPUS, O_PROGRESS };
 
 static int cmd_image_build(struct cli *cli, int argc, char **argv)
@@ -63,6 +82,7 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	struct container_host *h = NULL;
 	struct error *err = NULL;
 	char digest[72];
+	struct sigaction sa;
 	int opt, rc;
 
 	o.source_date_epoch = -1;
@@ -124,17 +144,27 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	o.tags = tags.v;
 	o.build_args = args.v;
 	o.progress = stderr;
+	o.cancel = &got_signal;
+	o.on_container = track_container;
 	if (image_store_open(cli->data_dir, &st, &err) < 0)
 		return cli_fail(err);
 	if (container_host_open(cli->data_dir, &h, &err) < 0) {
 		image_store_close(st);
 		return cli_fail(err);
 	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	rc = build_image(h, st, &o, digest, &err);
 	container_host_close(h);
 	image_store_close(st);
-	if (rc < 0)
-		return cli_fail(err);
+	if (rc < 0) {
+		rc = cli_fail(err);
+		return got_signal ? 128 + got_signal : rc;
+	}
 	if (cli->json) {
 		json_auto_t *j = json_pack("{s:s, s:[]}", "digest", digest, "tags");
 
@@ -156,7 +186,7 @@ const struct command commands_image_build[] = {
      "line per instruction; the manifest digest to stdout. With SOURCE_DATE_EPOCH set,\n"
      "the same context always gives the same digest.\n"
      "Exit status: 0 built, 1 a step failed (a RUN's status is shown), 2 bad input\n"
-     "(Dockerfile:LINE: message), 3 internal error.\n"
+     "(Dockerfile:LINE: message), 3 internal error, 128+N when interrupted by signal N.\n"
      "Options:\n"
      "  -f, --file FILE           the Dockerfile (default: CONTEXT/Dockerfile)\n"
      "  -t, --tag NAME[:TAG]      tag the result (repeatable)\n"

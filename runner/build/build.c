@@ -738,6 +738,8 @@ static int run_instruction(struct builder *b, struct stage *s, const struct df_i
 
 	memset(&cs, 0, sizeof(cs));
 	memset(&rs, 0, sizeof(rs));
+	if (b->o->cancel && *b->o->cancel)
+		return error_failed(err, "build interrupted");
 	b->step++;
 	if (in->kind == DF_COPY || in->kind == DF_ADD) {
 		if (copy_prepare(b, s, in, &cs, ctx_layer, err) < 0 ||

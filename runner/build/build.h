@@ -14,6 +14,7 @@
 #ifndef SLIPWAY_RUNNER_BUILD_BUILD_H
 #define SLIPWAY_RUNNER_BUILD_BUILD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,12 @@ struct build_opts {
 	struct limits limits;	   /* of every RUN container */
 	int64_t source_date_epoch; /* -1 = unset */
 	FILE *progress;		   /* one line per instruction and RUN output; NULL = none */
+	/* Cancellation (both optional): once *cancel is non-zero the build fails before its next
+	 * step ("interrupted"); on_container is told each RUN container once it runs and NULL
+	 * when it is gone, so that a signal handler or another thread can container_stop() it. */
+	const volatile sig_atomic_t *cancel;
+	void (*on_container)(struct container *c, void *arg);
+	void *on_container_arg;
 };
 
 /* Builds the image and tags it; digest_out receives the manifest digest ("sha256:..."). */

@@ -268,11 +268,24 @@ int run_step(struct builder *b, struct stage *s, const struct df_instr *in, stru
 		error_wrap(err, "%s:%d: RUN", b->df_name, in->line);
 		goto out;
 	}
-	if (container_wait(c, &res, err) < 0) {
+	if (b->o->on_container)
+		b->o->on_container(c, b->o->on_container_arg);
+	if (b->o->cancel && *b->o->cancel)
+		container_stop(c);
+	rc = container_wait(c, &res, err);
+	if (b->o->on_container)
+		b->o->on_container(NULL, b->o->on_container_arg);
+	if (rc < 0) {
+		rc = -1;
 		error_wrap(err, "%s:%d: RUN", b->df_name, in->line);
 		goto out;
 	}
-	if (res.exit_code != 0 || res.signal || res.oom_killed || res.timed_out || res.stopped) {
+	rc = -1;
+	if (res.stopped || (b->o->cancel && *b->o->cancel)) {
+		error_failed(err, "%s:%d: %s: interrupted", b->df_name, in->line, r->desc);
+		goto out;
+	}
+	if (res.exit_code != 0 || res.signal || res.oom_killed || res.timed_out) {
 		run_failed(b, in, r, &res, out_fd, err);
 		goto out;
 	}

@@ -286,6 +286,24 @@ cfg() {
 	assert_clean
 }
 
+@test "interrupted: SIGINT stops the RUN, exits 130, tags nothing, leaves nothing" {
+	mkdir -p "$T/sig"
+	printf 'FROM localhost/bb:1\nRUN echo started; sleep 30; echo never\n' >"$T/sig/Dockerfile"
+	sw image build -t demo/sig:1 "$T/sig" >"$T/out" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do grep -q started "$T/out" && break; sleep 0.1; done
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/out"
+	[ "$rc" -eq 130 ]
+	grep -q "interrupted" "$T/out"
+	! grep -q never "$T/out"
+	run sw image ls
+	[[ "$output" != *demo/sig* ]]
+	assert_clean
+}
+
 @test "bad input: Dockerfile:LINE errors exit 2; COPY outside the context; missing base image" {
 	mkdir -p "$T/bad"
 	check() {
