@@ -289,7 +289,7 @@ cfg() {
 @test "interrupted: SIGINT stops the RUN, exits 130, tags nothing, leaves nothing" {
 	mkdir -p "$T/sig"
 	printf 'FROM localhost/bb:1\nRUN echo started; sleep 30; echo never\n' >"$T/sig/Dockerfile"
-	sw image build -t demo/sig:1 "$T/sig" >"$T/out" 2>&1 &
+	"$SLIPWAY" --data-dir "$DATA" image build -t demo/sig:1 "$T/sig" >"$T/out" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do grep -q started "$T/out" && break; sleep 0.1; done
 	kill -INT "$pid"
