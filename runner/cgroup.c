@@ -365,6 +365,40 @@ static int make_dir(const char *dir, bool v1_cpuset, struct error **err)
 	return 0;
 }
 
+/* v1 devices: deny everything, then allow what a container needs (Docker's list). */
+static const char *const device_allow[] = {
+    "c 1:3 rwm",    /* null */
+    "c 1:5 rwm",    /* zero */
+    "c 1:7 rwm",    /* full */
+    "c 1:8 rwm",    /* random */
+    "c 1:9 rwm",    /* urandom */
+    "c 5:0 rwm",    /* tty */
+    "c 5:1 rwm",    /* console */
+    "c 5:2 rwm",    /* ptmx */
+    "c 136:* rwm",  /* pts */
+    "c 10:200 rwm", /* tun */
+    "c *:* m",	    /* mknod of char devices (it cannot open them) */
+    "b *:* m",
+};
+
+/* Set once on the "slipway" parent: a new v1 devices cgroup starts with its parent's list. */
+static int apply_devices(const char *d, struct error **err)
+{
+	char list[64];
+
+	if (read_at(d, "devices.list", list, sizeof(list)) < 0)
+		return error_errno(err, "read '%s/devices.list'", d);
+	if (strncmp(list, "a *:* rwm", 9))
+		return 0; /* done already */
+	if (write_at(d, "devices.deny", "a", err) < 0)
+		return -1;
+	/* A parent that already denies a device refuses to allow it (EPERM): fine. */
+	for (size_t i = 0; i < ARRAY_SIZE(device_allow); i++)
+		if (write_at(d, "devices.allow", device_allow[i], NULL) < 0 && errno != EPERM)
+			return error_errno(err, "allow device '%s' in '%s'", device_allow[i], d);
+	return 0;
+}
+
 static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const char *parent,
 			  struct error **err)
 {
@@ -381,7 +415,9 @@ static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const 
 			return -1;
 		return name ? v2_enable(parent, name, err) : 0;
 	}
-	return make_dir(parent, c == CG_CPUSET, err);
+	if (make_dir(parent, c == CG_CPUSET, err) < 0)
+		return -1;
+	return c == CG_DEVICES ? apply_devices(parent, err) : 0;
 }
 
 static bool lim_needs(const struct limits *lim, enum cgroup_ctl c)
@@ -530,37 +566,6 @@ static int apply_v2(struct cgroup *cg, const struct limits *lim, struct error **
 	return 0;
 }
 
-/* v1 devices: deny everything, then allow what a container needs (Docker's list). */
-static const char *const device_allow[] = {
-    "c 1:3 rwm",    /* null */
-    "c 1:5 rwm",    /* zero */
-    "c 1:7 rwm",    /* full */
-    "c 1:8 rwm",    /* random */
-    "c 1:9 rwm",    /* urandom */
-    "c 5:0 rwm",    /* tty */
-    "c 5:1 rwm",    /* console */
-    "c 5:2 rwm",    /* ptmx */
-    "c 136:* rwm",  /* pts */
-    "c 10:200 rwm", /* tun */
-    "c *:* m",	    /* mknod of char devices (it cannot open them) */
-    "b *:* m",
-};
-
-static int apply_devices(struct cgroup *cg, struct error **err)
-{
-	const char *d = cg->dir[CG_DEVICES];
-
-	if (!d || cg->v2[CG_DEVICES])
-		return 0;
-	if (write_at(d, "devices.deny", "a", err) < 0)
-		return -1;
-	/* A parent that already denies a device refuses to allow it (EPERM): fine. */
-	for (size_t i = 0; i < ARRAY_SIZE(device_allow); i++)
-		if (write_at(d, "devices.allow", device_allow[i], NULL) < 0 && errno != EPERM)
-			return error_errno(err, "allow device '%s' in '%s'", device_allow[i], d);
-	return 0;
-}
-
 static void precompute(struct cgroup *cg)
 {
 	const char *any = NULL;
@@ -588,9 +593,17 @@ int cgroup_create(const struct cgroup_host *h, const char *name, const struct li
 	if (!cg)
 		return error_errno(err, "allocate a cgroup");
 	for (int c = 0; c < CG_NCTL; c++) {
-		cleanup_free char *parent = cgroup_parent_dir(h, c);
+		cleanup_free char *parent = NULL;
 		int dup = -1;
 
+		/* cpu and cpuset only limit: without a limit, the container stays in slipway's
+		 * own (v1; on v2 every controller shares one dir anyway). */
+		if ((c == CG_CPU || c == CG_CPUSET) && !h->ctl[c].v2 && !lim_needs(lim, c) &&
+		    !(c == CG_CPU && h->ctl[CG_CPUACCT].mount &&
+		      !strcmp(h->ctl[CG_CPUACCT].mount,
+			      h->ctl[CG_CPU].mount ? h->ctl[CG_CPU].mount : "")))
+			continue;
+		parent = cgroup_parent_dir(h, c);
 		if (!parent) {
 			if (lim_needs(lim, c)) {
 				cgroup_free(cg);
@@ -619,8 +632,7 @@ int cgroup_create(const struct cgroup_host *h, const char *name, const struct li
 		}
 	}
 	precompute(cg);
-	if (apply_v1(cg, lim, err) < 0 || apply_v2(cg, lim, err) < 0 ||
-	    apply_devices(cg, err) < 0) {
+	if (apply_v1(cg, lim, err) < 0 || apply_v2(cg, lim, err) < 0) {
 		cgroup_free(cg);
 		return error_wrap(err, "set the limits of cgroup '%s'", name);
 	}

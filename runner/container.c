@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -57,6 +58,7 @@ struct container {
 	struct cgroup *cg;
 	pid_t pid;
 	int pidfd;
+	int dir_fd; /* holds the flock that marks the dir as ours */
 	int lifeline_w;
 	int stop_efd;
 	struct init_shared *shared;
@@ -234,28 +236,12 @@ retry:
 	return *out ? 0 : error_errno(err, "allocate");
 }
 
-static int write_text(const char *dir, const char *name, const char *text, struct error **err)
+/* The contents of the container's /etc/hosts, hostname and resolv.conf (caller frees). */
+static int etc_files(const struct container_spec *s, const char *hostname, char **hosts, char **hn,
+		     char **resolv, struct error **err)
 {
-	cleanup_free char *path = path_join(dir, name);
-	cleanup_close int fd = -1;
-	size_t len = strlen(text);
-
-	if (!path)
-		return error_errno(err, "allocate");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return error_errno(err, "create '%s'", path);
-	if (write(fd, text, len) != (ssize_t)len)
-		return error_errno(err, "write '%s'", path);
-	return 0;
-}
-
-static int write_etc(const struct container_spec *s, const char *dir, const char *hostname,
-		     struct error **err)
-{
-	cleanup_free char *hosts = NULL, *resolv = NULL, *hn = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&hosts, &len);
+	FILE *f = open_memstream(hosts, &len);
 
 	if (!f)
 		return error_errno(err, "allocate");
@@ -263,15 +249,11 @@ static int write_etc(const struct container_spec *s, const char *dir, const char
 	fprintf(f, "127.0.1.1\t%s\n", hostname);
 	for (size_t i = 0; s->extra_hosts && s->extra_hosts[i]; i++)
 		fprintf(f, "%s\n", s->extra_hosts[i]);
-	fclose(f);
-	if (asprintf(&hn, "%s\n", hostname) < 0)
+	if (fclose(f) != 0 || asprintf(hn, "%s\n", hostname) < 0)
 		return error_errno(err, "allocate");
-	if (read_file("/etc/resolv.conf", 65536, &resolv, NULL, NULL) < 0)
-		resolv = strdup("");
-	if (write_text(dir, "hosts", hosts, err) < 0 || write_text(dir, "hostname", hn, err) < 0 ||
-	    write_text(dir, "resolv.conf", resolv ? resolv : "", err) < 0)
-		return -1;
-	return 0;
+	if (read_file("/etc/resolv.conf", 65536, resolv, NULL, NULL) < 0)
+		*resolv = strdup("");
+	return *resolv ? 0 : error_errno(err, "allocate");
 }
 
 static int validate(const struct container_spec *s, struct error **err)
@@ -292,6 +274,10 @@ static int validate(const struct container_spec *s, struct error **err)
 			return error_usage(err, "root file system '%s' is not a directory",
 					   s->lower_dirs[i]);
 	}
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		if (i >= INIT_ENV_MAX)
+			return error_usage(err, "too many environment variables (at most %d)",
+					   INIT_ENV_MAX);
 	if (s->network == CONTAINER_NET_JOIN && s->netns_fd < 0)
 		return error_usage(err, "no network namespace to join");
 	for (size_t i = 0; i < s->n_mounts; i++)
@@ -307,21 +293,36 @@ static int validate(const struct container_spec *s, struct error **err)
 	return 0;
 }
 
+/* $DATA/containers/<id> with upper/ and work/, locked (flock) for as long as this process
+ * lives: container_cleanup_stale takes a dir whose lock it can get for a leftover. It is made
+ * as ".new-<id>" and renamed once locked, so that no unlocked live dir is ever seen. */
 static int make_dirs(struct container *c, struct error **err)
 {
-	static const char *const sub[] = {"upper", "work", "merged"};
-	char owner[64];
+	static const char *const sub[] = {"upper", "work"};
+	char tmp[PATH_MAX];
 
-	if (mkdir(c->dir, 0700) < 0)
-		return error_errno(err, "create '%s'", c->dir);
-	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
-		cleanup_free char *p = path_join(c->dir, sub[i]);
-
-		if (!p || mkdir(p, 0755) < 0)
-			return error_errno(err, "create '%s/%s'", c->dir, sub[i]);
+	snprintf(tmp, sizeof(tmp), "%s/.new-%s", c->h->containers_dir, c->id);
+	if (mkdir(tmp, 0700) < 0)
+		return error_errno(err, "create '%s'", tmp);
+	c->dir_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dir_fd < 0 || flock(c->dir_fd, LOCK_EX | LOCK_NB) < 0) {
+		error_errno(err, "lock '%s'", tmp);
+		rmdir(tmp);
+		return -1;
 	}
-	snprintf(owner, sizeof(owner), "%s\n", c->h->owner);
-	return write_text(c->dir, "owner", owner, err);
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+		if (mkdirat(c->dir_fd, sub[i], 0755) < 0) {
+			error_errno(err, "create '%s/%s'", tmp, sub[i]);
+			rm_rf(tmp, NULL);
+			return -1;
+		}
+	}
+	if (rename(tmp, c->dir) < 0) {
+		error_errno(err, "rename '%s'", tmp);
+		rm_rf(tmp, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 static void free_partial(struct container *c)
@@ -331,8 +332,10 @@ static void free_partial(struct container *c)
 	if (!c)
 		return;
 	cgroup_free(c->cg);
-	if (c->dir && rm_rf(c->dir, &e) < 0)
+	if (c->dir && c->dir_fd >= 0 && rm_rf(c->dir, &e) < 0)
 		error_free(e);
+	if (c->dir_fd >= 0)
+		close(c->dir_fd);
 	if (c->shared)
 		munmap(c->shared, sizeof(*c->shared));
 	if (c->pidfd >= 0)
@@ -364,6 +367,8 @@ static int read_report(struct container *c, int fd, struct error **err)
 		c->exec_errno = r.errnum ? r.errnum : ENOENT;
 		return 0;
 	}
+	if (r.stage == INIT_STAGE_INPUT)
+		return error_usage(err, "container '%s': %s", c->name, r.msg);
 	if (r.errnum)
 		return error_errnum(err, r.errnum, "start container '%s': %s", c->name, r.msg);
 	return error_set(err, EXIT_INTERNAL, "start container '%s': %s", c->name, r.msg);
@@ -389,6 +394,7 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 	unsigned char rnd[8];
 	int status[2] = {-1, -1}, life[2] = {-1, -1};
 	cleanup_free char *opts = NULL, *chdir_to = NULL, *cgname = NULL;
+	cleanup_free char *hosts = NULL, *hn = NULL, *resolv = NULL;
 	char *hostname;
 	unsigned long flags;
 	int pidfd = -1, rc;
@@ -401,7 +407,7 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 	if (!c)
 		return error_errno(err, "allocate a container");
 	c->h = h;
-	c->pidfd = c->lifeline_w = c->stop_efd = -1;
+	c->pidfd = c->lifeline_w = c->stop_efd = c->dir_fd = -1;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		free(c);
 		return error_errno(err, "make a container id");
@@ -417,18 +423,20 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 		return error_errno(err, "allocate a container");
 	}
 	hostname = (char *)(spec->hostname && *spec->hostname ? spec->hostname : c->id);
-	if (make_dirs(c, err) < 0 || write_etc(spec, c->dir, hostname, err) < 0 ||
+	if (make_dirs(c, err) < 0 || etc_files(spec, hostname, &hosts, &hn, &resolv, err) < 0 ||
 	    overlay_opts(spec, c->dir, &opts, &chdir_to, err) < 0 ||
 	    cgroup_create(&h->cg, cgname, &spec->limits, &c->cg, err) < 0)
 		goto fail;
 
 	memset(&p, 0, sizeof(p));
 	p.spec = spec;
-	p.merged = NULL;
 	p.overlay_opts = opts;
 	p.overlay_chdir = chdir_to;
 	p.hostname = hostname;
-	p.etc_dir = c->dir;
+	p.etc_hosts = hosts;
+	p.etc_hostname = hn;
+	p.etc_resolv = resolv;
+	p.mount_at = c->dir;
 	p.env = spec->env;
 	p.path = env_path(spec->env);
 	p.new_net = spec->network == CONTAINER_NET_NONE;
@@ -447,12 +455,6 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 			p.env = default_env;
 	}
 	{
-		cleanup_free char *merged = path_join(c->dir, "merged");
-
-		if (!merged) {
-			error_errno(err, "allocate");
-			goto fail;
-		}
 		c->shared = mmap(NULL, sizeof(*c->shared), PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (c->shared == MAP_FAILED) {
@@ -472,7 +474,6 @@ int container_start(struct container_host *h, const struct container_spec *spec,
 		}
 		p.status_w = status[1];
 		p.lifeline_r = life[0];
-		p.merged = merged;
 		flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
 			(spec->network == CONTAINER_NET_NONE ? CLONE_NEWNET : 0);
 		c->started_ms = now_ms();
@@ -708,25 +709,25 @@ int container_cleanup_stale_report(struct container_host *h,
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		cleanup_free char *dir = NULL, *owner = NULL;
+		cleanup_free char *dir = NULL;
+		struct stat st;
 
-		if (e->d_name[0] == '.')
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		dir = path_join(h->containers_dir, e->d_name);
 		if (!dir)
 			return error_errno(err, "allocate");
-		{
-			cleanup_free char *of = path_join(dir, "owner");
-
-			if (read_file(of, 128, &owner, NULL, NULL) == 0 && owner_alive(owner))
+		if (!strncmp(e->d_name, ".new-", 5)) {
+			/* Being made right now, or left by a crash in between: wait a minute. */
+			if (lstat(dir, &st) < 0 || time(NULL) - st.st_mtime < 60)
 				continue;
-		}
-		if (!owner) {
-			/* A dir being created right now has no owner file yet: leave young ones. */
-			struct stat st;
+		} else if (e->d_name[0] == '.') {
+			continue;
+		} else {
+			cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-			if (stat(dir, &st) == 0 && time(NULL) - st.st_mtime < 60)
-				continue;
+			if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+				continue; /* locked: its owner lives */
 		}
 		if (rm_rf(dir, err) < 0)
 			return error_wrap(err, "remove stale container '%s'", e->d_name);

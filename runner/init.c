@@ -285,16 +285,49 @@ static void bind_volumes(int root)
 	}
 }
 
+/* /etc/hosts, hostname and resolv.conf of this container: files of a detached tmpfs (never
+ * on disk, gone with the mount namespace), each bind-mounted over the root's. */
 static void bind_etc(int root)
 {
-	static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
-	char src[PATH_MAX], dst[64];
+	const char *const files[][2] = {{"hosts", plan->etc_hosts},
+					{"hostname", plan->etc_hostname},
+					{"resolv.conf", plan->etc_resolv}};
+	int fs, mnt;
 
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		die_errno("create the /etc files");
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		die_errno("create the /etc files");
+	mnt =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		die_errno("mount the /etc files");
+	close(fs);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(src, sizeof(src), "%s/%s", plan->etc_dir, files[i]);
-		snprintf(dst, sizeof(dst), "/etc/%s", files[i]);
-		mount_in_root(root, dst, true, src, NULL, MS_BIND, NULL);
+		const char *text = files[i][1] ? files[i][1] : "";
+		size_t len = strlen(text);
+		char dst[64];
+		int fd, tree, target;
+
+		fd = openat(mnt, files[i][0], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+			die_errno("write /etc/%s", files[i][0]);
+		close(fd);
+		snprintf(dst, sizeof(dst), "/etc/%s", files[i][0]);
+		target = make_in_root(root, dst, true, 0644);
+		if (target < 0)
+			die_errno("create '%s'", dst);
+		tree = open_tree(mnt, files[i][0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0 || move_mount(tree, "", target, "",
+					   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			die_errno("mount '%s'", dst);
+		close(tree);
+		close(target);
 	}
+	close(mnt);
 }
 
 int init_loopback_up(void)
@@ -347,9 +380,9 @@ static void setup_root(void)
 		die_errno("make the mounts private");
 	if (plan->overlay_chdir && chdir(plan->overlay_chdir) < 0)
 		die_errno("enter '%s'", plan->overlay_chdir);
-	if (mount("overlay", plan->merged, "overlay", 0, plan->overlay_opts) < 0)
+	if (mount("overlay", plan->mount_at, "overlay", 0, plan->overlay_opts) < 0)
 		die_errno("mount the overlay root");
-	root = open(plan->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	root = open(plan->mount_at, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		die_errno("open the root");
 	mount_in_root(root, "/proc", false, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -413,7 +446,7 @@ static void resolve_user(struct passwd_user *u)
 	pw = slurp("/etc/passwd");
 	gr = slurp("/etc/group");
 	if (passwd_resolve(user, pw, gr, u) < 0)
-		die(INIT_STAGE_SETUP, 0, "unable to find user '%s' in the container's /etc/passwd",
+		die(INIT_STAGE_INPUT, 0, "unable to find user '%s' in the container's /etc/passwd",
 		    user);
 	if (pw)
 		munmap(pw, FILE_CAP);
@@ -466,8 +499,16 @@ static void redirect(int from, int to, const char *what)
 	}
 }
 
-static _Noreturn void command_main(const struct passwd_user *u, const sigset_t *none)
+struct command_args {
+	const struct passwd_user *u;
+	const sigset_t *none;
+	char *const *env;
+};
+
+static int command_main(void *arg)
 {
+	const struct passwd_user *u = ((struct command_args *)arg)->u;
+	const sigset_t *none = ((struct command_args *)arg)->none;
 	const struct container_spec *s = plan->spec;
 	int in = s->stdin_fd, out = s->stdout_fd, errfd = s->stderr_fd, e;
 
@@ -500,8 +541,41 @@ static _Noreturn void command_main(const struct passwd_user *u, const sigset_t *
 		    s->workdir ? s->workdir : "/");
 	if (plan->seccomp && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan->seccomp) < 0)
 		die_errno("load the seccomp filter");
-	e = exec_command(s->argv, plan->env);
+	e = exec_command(s->argv, ((struct command_args *)arg)->env);
 	die(INIT_STAGE_EXEC, e, "%s", s->argv[0]);
+}
+
+static bool env_has(char *const *env, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; env[i]; i++)
+		if (!strncmp(env[i], key, kl) && env[i][kl] == '=')
+			return true;
+	return false;
+}
+
+/* The command's environment: the spec's, plus HOME (from the user's passwd entry) and
+ * HOSTNAME when it does not set them, as Docker does. */
+static char *const *command_env(const struct passwd_user *u, char **buf, char *home, size_t hlen,
+				char *host, size_t slen)
+{
+	size_t n = 0;
+
+	for (; plan->env[n] && n < INIT_ENV_MAX; n++)
+		buf[n] = plan->env[n];
+	buf[n] = NULL;
+	if (!env_has(buf, "HOME")) {
+		snprintf(home, hlen, "HOME=%s", u->home);
+		buf[n++] = home;
+		buf[n] = NULL;
+	}
+	if (!env_has(buf, "HOSTNAME")) {
+		snprintf(host, slen, "HOSTNAME=%s", plan->hostname);
+		buf[n++] = host;
+	}
+	buf[n] = NULL;
+	return buf;
 }
 
 /* pid 1: reap everything, forward signals to the command, end with its status. */
@@ -542,6 +616,8 @@ _Noreturn void init_main(const struct init_plan *p)
 {
 	const struct container_spec *s = p->spec;
 	int keep[16], nkeep = 0, sfd;
+	char *envbuf[INIT_ENV_MAX + 3], home[300], host[128];
+	char *const *env;
 	struct passwd_user u;
 	sigset_t all, none;
 	pid_t cmd;
@@ -574,6 +650,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
 		die_errno("set the hostname");
 	resolve_user(&u);
+	env = command_env(&u, envbuf, home, sizeof(home), host, sizeof(host));
 	if (caps_drop_bounding(p->caps, p->last_cap) < 0)
 		die_errno("drop capabilities");
 
@@ -583,13 +660,22 @@ _Noreturn void init_main(const struct init_plan *p)
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)
 		die_errno("signalfd");
-	/* Not fork(): its at-fork handlers take locks another thread of slipway may have held
-	 * when we were cloned. */
-	cmd = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
-	if (cmd < 0)
-		die_errno("start the command");
-	if (cmd == 0)
-		command_main(&u, &none);
+	/* Like vfork: the command shares init's memory until it execs (no page tables to copy),
+	 * on a stack of its own. Not fork(): its at-fork handlers take locks another thread of
+	 * slipway may have held when we were cloned. */
+	{
+		struct command_args a = {&u, &none, env};
+		size_t stack_size = 256 * 1024;
+		char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+		if (stack == MAP_FAILED)
+			die_errno("allocate the command's stack");
+		cmd = clone(command_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+		if (cmd < 0)
+			die_errno("start the command");
+		munmap(stack, stack_size);
+	}
 	close(p->status_w);
 	/* init keeps only what it needs to signal the command. */
 	{

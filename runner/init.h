@@ -16,12 +16,14 @@
 #include "runner/container.h"
 
 #define INIT_MSG_MAX 480
+#define INIT_ENV_MAX 4096 /* variables of a container, at most */
 
 /* What the child reports through the status pipe (nothing at all means the command was
  * exec'd). */
 enum init_stage {
 	INIT_STAGE_SETUP = 1, /* setting up the container failed: container_start fails */
 	INIT_STAGE_EXEC = 2,  /* the command could not be started: exit 127 (ENOENT) or 126 */
+	INIT_STAGE_INPUT = 3, /* the spec does not fit the root (no such user): exit 2 */
 };
 
 struct init_report {
@@ -38,12 +40,12 @@ struct init_shared {
 
 struct init_plan {
 	const struct container_spec *spec;
-	const char *merged;	   /* $DATA/containers/<id>/merged */
+	const char *mount_at;	   /* where the overlay is mounted (in the new mount namespace) */
 	const char *overlay_opts;  /* the overlay mount data */
 	const char *overlay_chdir; /* relative lower dirs are resolved against it, or NULL */
 	const char *hostname;
-	const char *etc_dir; /* holds hosts, hostname, resolv.conf for the container */
-	const char *path;    /* the PATH argv[0] is looked up in */
+	const char *etc_hosts, *etc_hostname, *etc_resolv; /* the files' contents */
+	const char *path;				   /* the PATH argv[0] is looked up in */
 	char *const *env;
 	int cg_fds[CG_NCTL];
 	int n_cg_fds;
