@@ -261,19 +261,12 @@ int store_repos_list(struct store *st, struct repo_info **out, size_t *n, struct
 
 /* ---- reading runs ---- */
 
-#define RUN_COLS                                                                                   \
-	"r.id, r.repo_id, p.name, r.number, r.commit_hash, r.branch, r.tag, r.event, "             \
-	"r.trigger_kind, r.status, r.parent_id, r.queued_at, r.started_at, r.finished_at, "        \
-	"r.image_digest, r.owner_pid, r.owner_start, r.error"
-#define RUN_FROM " FROM runs r JOIN repos p ON p.id = r.repo_id "
-
 static int64_t col_time(sqlite3_stmt *s, int i)
 {
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, i);
 }
 
-/* Fills r from a row of RUN_COLS (and the pipeline in column 18 when with_pipeline). */
-static int read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline, struct error **err)
+int store_read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline, struct error **err)
 {
 	bool oom = false;
 	int status;
@@ -350,7 +343,7 @@ static int get_one_run(struct store *st, sqlite3_stmt *s, struct run_info **out,
 	r = malloc(sizeof(*r));
 	if (!r)
 		return error_errno(err, "read run");
-	if (read_run_row(s, r, true, err) < 0) {
+	if (store_read_run_row(s, r, true, err) < 0) {
 		free(r);
 		return -1;
 	}
@@ -454,7 +447,7 @@ int store_runs_list(struct store *st, const char *repo, int limit, int offset,
 			v = nv;
 			alloc *= 2;
 		}
-		if (read_run_row(s, &v[len], false, err) < 0) {
+		if (store_read_run_row(s, &v[len], false, err) < 0) {
 			run_infos_free(v, len);
 			return -1;
 		}

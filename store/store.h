@@ -331,4 +331,29 @@ json_t *deploy_to_json(const struct deploy_record *d);
 /* Formats ms since the epoch as above into out (at least 25 bytes). */
 void store_format_time(int64_t ms, char *out, size_t outlen);
 
+/* ==== history queries (store/query.c): what `slipway runs|show|logs` and readers like the
+ * web pages need beyond the calls above. Read-only; they never take the write lock. ==== */
+
+/* Which runs store_runs_query returns. */
+struct run_query {
+	const char *repo;     /* NULL: every repo */
+	unsigned status_mask; /* a bit (1u << status) per enum run_status wanted; 0: any */
+	const char *branch;   /* NULL: any */
+	const char *event;    /* NULL: any */
+	int limit;	      /* <= 0: 50 */
+	int offset;
+};
+
+/* Newest first (a repo's runs by number, all runs by id). Returns the count. An unknown repo
+ * gives no runs (check with store_repo_get to tell it apart). */
+int store_runs_query(struct store *st, const struct run_query *q, struct run_info **out, size_t *n,
+		     struct error **err);
+/* The run's status alone (no text columns read), for a follower that polls it. No such run
+ * is an input error. */
+int store_run_status(struct store *st, int64_t id, enum run_status *out, struct error **err);
+/* A counter that changes whenever another connection commits to the database (SQLite's
+ * PRAGMA data_version). It costs no table read, so a follower polls it and reads logs and
+ * statuses only when it moved. Only meaningful compared with this connection's own values. */
+int store_data_version(struct store *st, int64_t *out, struct error **err);
+
 #endif
