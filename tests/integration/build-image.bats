@@ -286,6 +286,24 @@ cfg() {
 	assert_clean
 }
 
+@test "RUN gets the build's --memory limit: over it, the OOM kill is reported with the limit" {
+	hog="$BATS_TEST_DIRNAME/../helpers/memhog"
+	[ -x "$hog" ] || skip "tests/helpers/memhog is not built (make check builds it)"
+	mkdir -p "$T/mem"
+	cp "$hog" "$T/mem/memhog"
+	printf 'FROM localhost/bb:1\nCOPY memhog /memhog\nRUN /memhog 16 && echo small-ok\n' >"$T/mem/Dockerfile"
+	run build --memory 64M "$T/mem"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *small-ok* ]]
+	printf 'FROM localhost/bb:1\nCOPY memhog /memhog\nRUN /memhog 512 && echo big-ok\n' >"$T/mem/Dockerfile"
+	run build --memory 64M --cpus 0.5 "$T/mem"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Dockerfile:3: RUN /bin/sh -c /memhog 512 && echo big-ok: killed: out of memory (limit 64 MiB)"* ]]
+	assert_clean
+}
+
 @test "interrupted: SIGINT stops the RUN, exits 130, tags nothing, leaves nothing" {
 	mkdir -p "$T/sig"
 	printf 'FROM localhost/bb:1\nRUN echo started; sleep 30; echo never\n' >"$T/sig/Dockerfile"
