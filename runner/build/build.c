@@ -664,16 +664,19 @@ static int copy_run(struct builder *b, struct stage *s, const struct df_instr *i
 	return rc;
 }
 
-/* WORKDIR makes the directory when the stage lacks it. */
-static int workdir_run(struct builder *b, struct stage *s, struct image_layer *l,
-		       struct error **err)
+/* WORKDIR makes the directory when the stage lacks it, owned by the USER when one is set
+ * (as BuildKit does). */
+static int workdir_run(struct builder *b, struct stage *s, const struct df_instr *in,
+		       struct image_layer *l, struct error **err)
 {
 	const char *wd = json_get_str(stage_exec_config(s), "WorkingDir", "/");
+	const char *user = json_get_str(stage_exec_config(s), "User", NULL);
 	struct view root = {NULL, 0, true, NULL};
+	struct copy_opts co = {.what = "WORKDIR", .from = "the stage"};
 	struct vnode n;
 	bool ex;
-	cleanup_free char *dir = NULL, *target = NULL;
-	int rc = 0;
+	cleanup_free char *dir = NULL;
+	int rc;
 
 	memset(l, 0, sizeof(*l));
 	if (stage_lowers(b, s, err) < 0)
@@ -681,36 +684,30 @@ static int workdir_run(struct builder *b, struct stage *s, struct image_layer *l
 	root.layers = s->lowers;
 	root.n = s->nlowers;
 	if (view_resolve(&root, wd, true, &n, &ex, err) < 0)
-		return error_wrap(err, "WORKDIR '%s'", wd);
+		return error_wrap(err, "%s:%d: WORKDIR '%s'", b->df_name, in->line, wd);
 	if (ex) {
+		bool isdir = S_ISDIR(n.st.st_mode);
+
 		vnode_release(&n);
-		return 0;
+		return isdir ? 0 : build_fail(b, in, err, "WORKDIR '%s' is not a directory", wd);
+	}
+	co.dir_mtime = b->o->source_date_epoch >= 0 ? b->o->source_date_epoch : time(NULL);
+	if (user && *user) {
+		if (copy_parse_chown(user, &root, &co.uid, &co.gid, err) < 0) {
+			vnode_release(&n);
+			return error_wrap(err, "%s:%d: WORKDIR for USER '%s'", b->df_name, in->line,
+					  user);
+		}
+		co.chown = true;
 	}
 	if (!(dir = build_temp_dir(b, "workdir", err))) {
 		vnode_release(&n);
 		return -1;
 	}
-	target = path_join(dir, n.path);
+	rc = copy_make_dirs(&root, dir, n.path, &co, err);
 	vnode_release(&n);
-	if (!target || mkdir_p(target, 0755, err) < 0) {
-		rc = target ? -1 : error_errno(err, "WORKDIR");
-	} else {
-		/* mkdir_p's dirs take the build's time, like any new directory. */
-		cleanup_free char *p = strdup(target);
-		struct timespec ts[2];
-
-		ts[0].tv_sec = ts[1].tv_sec =
-		    b->o->source_date_epoch >= 0 ? b->o->source_date_epoch : time(NULL);
-		ts[0].tv_nsec = ts[1].tv_nsec = 0;
-		while (p && strlen(p) > strlen(dir)) {
-			char *slash = strrchr(p, '/');
-
-			chmod(p, 0755);
-			utimensat(AT_FDCWD, p, ts, 0);
-			*slash = '\0';
-		}
+	if (rc == 0)
 		rc = build_pack_dir(b, dir, false, l, err);
-	}
 	rm_rf(dir, NULL);
 	return rc;
 }
@@ -777,7 +774,7 @@ static int run_instruction(struct builder *b, struct stage *s, const struct df_i
 		else if (in->kind == DF_RUN)
 			rc = run_step(b, s, in, &rs, &layer, err);
 		else if (in->kind == DF_WORKDIR)
-			rc = workdir_run(b, s, &layer, err);
+			rc = workdir_run(b, s, in, &layer, err);
 		if (rc < 0)
 			goto out;
 		cache_put(b, key, created, layer.digest ? &layer : NULL);

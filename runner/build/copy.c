@@ -683,6 +683,21 @@ static void writer_release(struct writer *w, bool apply)
 	free(w->dirs);
 }
 
+int copy_make_dirs(const struct view *rootfs, const char *layer_dir, const char *rel,
+		   const struct copy_opts *o, struct error **err)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return error_errno(err, "%s", o->what);
+	w->o = o;
+	rc = make_dest_dirs(w, rootfs, layer_dir, rel, err);
+	writer_release(w, rc == 0);
+	free(w);
+	return rc;
+}
+
 int copy_to_layer(const struct view *src, char *const *sources, size_t n, const char *dest,
 		  const char *workdir, const struct view *rootfs, const char *layer_dir,
 		  const struct copy_opts *o, struct error **err)

@@ -46,6 +46,12 @@ int copy_to_layer(const struct view *src, char *const *sources, size_t n, const 
 		  const char *workdir, const struct view *rootfs, const char *layer_dir,
 		  const struct copy_opts *o, struct error **err);
 
+/* Creates layer_dir/rel and its parents as copy_to_layer does for a destination: the
+ * stage's metadata for directories it has, else 0755, o's owner (--chown or 0:0) and
+ * o->dir_mtime. */
+int copy_make_dirs(const struct view *rootfs, const char *layer_dir, const char *rel,
+		   const struct copy_opts *o, struct error **err);
+
 /* Reads "USER[:GROUP]" (names looked up in rootfs's /etc/passwd and /etc/group, numbers
  * taken as they are; without a group the gid is the uid's number, as Docker documents). */
 int copy_parse_chown(const char *spec, const struct view *rootfs, uid_t *uid, gid_t *gid,

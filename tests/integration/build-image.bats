@@ -156,6 +156,17 @@ cfg() {
 	[ "${lines[6]}" = "made-by-worker 2001:2000 644" ]
 	[ "${lines[7]}" = "/root-owned.txt 0:0 644" ]
 	[ "${lines[8]}" = 2001 ]
+
+	# WORKDIR after USER: the new directories are the user's, existing ones keep theirs
+	mkdir -p "$T/wd"
+	printf 'FROM localhost/bb:1\nRUN mkdir -p -m 0750 /home/x && chown 0:1000 /home/x\nUSER app\nWORKDIR /home/x/y/z\nRUN touch mine\n' >"$T/wd/Dockerfile"
+	run build -t demo/wd:1 "$T/wd"
+	[ "$status" -eq 0 ]
+	run sw container run --user 0 demo/wd:1 stat -c "%n %u:%g %a" /home/x /home/x/y /home/x/y/z /home/x/y/z/mine
+	[ "${lines[0]}" = "/home/x 0:1000 750" ]
+	[ "${lines[1]}" = "/home/x/y 1000:1000 755" ]
+	[ "${lines[2]}" = "/home/x/y/z 1000:1000 755" ]
+	[ "${lines[3]}" = "/home/x/y/z/mine 1000:1000 644" ]
 }
 
 @test "cache: a rebuild runs no container; touching changes nothing; new bytes re-run from that COPY" {
