@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lib/cleanup.h"
@@ -83,6 +84,7 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	struct error *err = NULL;
 	char digest[72];
 	struct sigaction sa;
+	cleanup_free char *data_dir = NULL;
 	int opt, rc;
 
 	o.source_date_epoch = -1;
@@ -146,9 +148,20 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	o.progress = stderr;
 	o.cancel = &got_signal;
 	o.on_container = track_container;
-	if (image_store_open(cli->data_dir, &st, &err) < 0)
+	/* Layer paths become overlay options: they must be absolute. */
+	if (cli->data_dir[0] != '/') {
+		char cwd[4096];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    asprintf(&data_dir, "%s/%s", cwd, cli->data_dir) < 0) {
+			data_dir = NULL;
+			error_errno(&err, "data dir '%s'", cli->data_dir);
+			return cli_fail(err);
+		}
+	}
+	if (image_store_open(data_dir ? data_dir : cli->data_dir, &st, &err) < 0)
 		return cli_fail(err);
-	if (container_host_open(cli->data_dir, &h, &err) < 0) {
+	if (container_host_open(data_dir ? data_dir : cli->data_dir, &h, &err) < 0) {
 		image_store_close(st);
 		return cli_fail(err);
 	}

@@ -771,9 +771,11 @@ static int run_instruction(struct builder *b, struct stage *s, const struct df_i
 		build_created(b, created);
 		if (in->kind == DF_COPY || in->kind == DF_ADD)
 			rc = copy_run(b, s, in, &cs, &layer, err);
-		else if (in->kind == DF_RUN)
+		else if (in->kind == DF_RUN) {
+			/* Its output comes next: say which step it belongs to. */
+			build_progress(b, desc, "running");
 			rc = run_step(b, s, in, &rs, &layer, err);
-		else if (in->kind == DF_WORKDIR)
+		} else if (in->kind == DF_WORKDIR)
 			rc = workdir_run(b, s, in, &layer, err);
 		if (rc < 0)
 			goto out;

@@ -181,6 +181,7 @@ cfg() {
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "$first" ]
 	[ "$(grep -c CACHED <<<"$output")" -eq 4 ]
+	[[ "$output" != *running* ]] # no container started
 
 	touch -d '2001-01-01' "$c/input.txt" "$c/static.txt"
 	chown 1234:1234 "$c/input.txt" # COPY resets owners to 0:0: nothing changes
