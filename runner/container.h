@@ -64,15 +64,15 @@ struct container_spec {
 	char *const *cap_add;	  /* NULL-terminated names ("NET_ADMIN", "CAP_NET_ADMIN", "ALL") */
 	char *const *cap_drop;
 	bool read_only;	     /* no writable upper layer */
-	const char *upper_dir; /* NULL = $DATA/containers/<id>/upper, removed with the container;
-				  else an existing empty directory the caller owns, used as the
-				  overlay upper dir and kept after the container is freed (the
-				  builder packs it into a layer); its work dir is made beside it
-				  by the engine on the same file system */
 	uint64_t timeout_ms; /* 0 = none; on expiry everything is killed, timed_out set */
 	int stdin_fd;	     /* -1 = /dev/null */
 	int stdout_fd;	     /* -1 = /dev/null */
 	int stderr_fd;	     /* -1 = /dev/null */
+	/* NULL = $DATA/containers/<id>/upper, removed with the container; else an existing
+	 * empty directory the caller owns, used as the overlay upper dir and kept after the
+	 * container is freed (the builder packs it into a layer); the engine makes the work dir
+	 * on the same file system. */
+	const char *upper_dir;
 };
 
 /* What happened, from the cgroup's own counters. */
