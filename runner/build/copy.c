@@ -429,7 +429,7 @@ static int clear_dst(const char *dst, bool want_dir, struct error **err)
 
 static int copy_file(struct writer *w, const struct vnode *n, const char *dst, struct error **err)
 {
-	cleanup_close int in = open(n->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int in = open(n->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	cleanup_close int out = -1;
 	uid_t u;
 	gid_t g;
