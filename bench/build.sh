@@ -31,7 +31,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 r="$BENCH_DIR/bb"
 mkdir -p "$r/bin" "$r/etc" "$r/tmp"
 cp /bin/busybox "$r/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
+/bin/busybox --list | grep -vx busybox | (cd "$r/bin" && xargs perl -e 'symlink("busybox", $_) or die "$_: $!" for @ARGV')
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$r/etc/passwd"
 sw image import "$r" localhost/bb:1 >/dev/null
 skopeo copy -q "oci:$BENCH_DIR/data/images:localhost/bb:1" \
