@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -867,6 +868,44 @@ static int build_stage(struct builder *b, struct stage *s, struct error **err)
 
 /* --- the image ------------------------------------------------------------------------------ */
 
+/* Every -t in one index update: all tags move, or none. */
+static int tag_all(struct builder *b, const char *mdigest, int64_t msize, struct error **err)
+{
+	cleanup_close int lk = -1;
+	json_auto_t *idx = NULL;
+	char **names;
+	size_t n = 0;
+	int rc = -1;
+
+	while (b->o->tags && b->o->tags[n])
+		n++;
+	if (n == 0)
+		return 0;
+	if (!(names = calloc(n, sizeof(*names))))
+		return error_errno(err, "tag");
+	for (size_t i = 0; i < n; i++) {
+		struct image_ref r;
+
+		if (image_ref_parse(b->o->tags[i], &r, err) < 0)
+			goto out;
+		names[i] = image_ref_name_tag(&r);
+		image_ref_release(&r);
+		if (!names[i]) {
+			error_errno(err, "tag");
+			goto out;
+		}
+	}
+	if ((lk = store_lock(b->st, "index", LOCK_EX, err)) < 0 ||
+	    !(idx = store_index_read(b->st, err)))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		index_set_tag(idx, names[i], mdigest, MT_OCI_MANIFEST, msize);
+	rc = store_index_write(b->st, idx, err);
+out:
+	image_strv_free(names, n);
+	return rc < 0 ? error_wrap(err, "tag the image") : 0;
+}
+
 static int commit(struct builder *b, struct stage *s, char digest_out[72], struct error **err)
 {
 	json_auto_t *config = json_deep_copy(s->config), *manifest = NULL, *layers = json_array();
@@ -899,9 +938,8 @@ static int commit(struct builder *b, struct stage *s, char digest_out[72], struc
 	mbytes = manifest ? json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!mbytes || image_blob_put(b->st, mbytes, strlen(mbytes), mdigest, err) < 0)
 		return error_wrap(err, "commit: manifest");
-	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++)
-		if (image_tag_digest(b->st, b->o->tags[i], mdigest, err) < 0)
-			return error_wrap(err, "tag '%s'", b->o->tags[i]);
+	if (tag_all(b, mdigest, (int64_t)strlen(mbytes), err) < 0)
+		return -1;
 	snprintf(digest_out, 72, "%s", mdigest);
 	return 0;
 }
