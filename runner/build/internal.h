@@ -75,6 +75,30 @@ int build_fail(struct builder *b, const struct df_instr *in, struct error **err,
 
 /* RFC 3339 of source_date_epoch, or of now when unset. */
 void build_created(const struct builder *b, char out[32]);
+/* Monotonic seconds, for step durations. */
+double build_now(void);
+/* The OCI name of the host's architecture ("amd64"). */
+const char *build_host_arch(void);
+
+/* --- stages (stage.c) --- */
+/* Splits the Dockerfile into stages at each FROM; names checked and unique. */
+int stages_split(struct builder *b, struct error **err);
+/* The stage named (AS name, any case) or numbered ref among stages[0..before); NULL if none. */
+struct stage *stage_find(struct builder *b, const char *ref, size_t before);
+/* FROM's image after substitution with the global ARGs; caller frees. */
+int stage_from_ref(struct builder *b, const struct df_instr *in, char **out, struct error **err);
+/* Marks s and every stage it takes from (FROM stage, COPY --from=stage) as needed. */
+int stage_mark_needed(struct builder *b, struct stage *s, int depth, struct error **err);
+/* The state after FROM: the base's config, layers, environment and first cache key. */
+int stage_start(struct builder *b, struct stage *s, struct error **err);
+int stage_add_history(struct stage *s, const char *created, const char *created_by, bool empty);
+/* Appends the layer (ownership moves to the stage) and its diff_id. */
+int stage_add_layer(struct stage *s, struct image_layer *l, struct error **err);
+void stage_release(struct stage *s);
+
+/* --- one instruction (step.c) --- */
+/* Runs instruction in of stage s: the cache or the work, then its history and layer. */
+int step_run(struct builder *b, struct stage *s, const struct df_instr *in, struct error **err);
 
 /* --- metadata instructions (meta.c) --- */
 /* Applies ENV, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD, ENTRYPOINT, STOPSIGNAL, HEALTHCHECK,
