@@ -121,6 +121,18 @@ cfg() {
 	run build --target nope "$c"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--target 'nope': no such stage"* ]]
+
+	# COPY --from sees the stage as its layers merge: deleted files and opaque dirs stay gone
+	mkdir -p "$T/wh"
+	printf '%s\n' 'FROM localhost/bb:1 AS a' \
+		'RUN mkdir -p /d/sub && echo 1 > /d/keep && echo 2 > /d/gone && echo 3 > /d/sub/old' \
+		'RUN rm /d/gone && rm -r /d/sub && mkdir /d/sub && echo 4 > /d/sub/new' \
+		'FROM scratch' 'COPY --from=a /d /d' >"$T/wh/Dockerfile"
+	run build -t demo/wh:1 "$T/wh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	layer="$(sw image inspect --layers demo/wh:1)"
+	[ "$(cd "$layer" && find . -mindepth 1 | sort | tr '\n' ' ')" = "./d ./d/keep ./d/sub ./d/sub/new " ]
 	assert_clean
 }
 
