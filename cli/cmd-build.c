@@ -201,7 +201,7 @@ const struct command commands_image_build[] = {
      "Exit status: 0 built, 1 a step failed (a RUN's status is shown), 2 bad input\n"
      "(Dockerfile:LINE: message), 3 internal error, 128+N when interrupted by signal N.\n"
      "Options:\n"
-     "  -f, --file FILE           the Dockerfile (default: CONTEXT/Dockerfile)\n"
+     "  -f, --file FILE           the Dockerfile (default: CONTEXT/Dockerfile; - = stdin)\n"
      "  -t, --tag NAME[:TAG]      tag the result (repeatable)\n"
      "      --build-arg K=V       set an ARG (K alone: take slipway's environment)\n"
      "      --target STAGE        build up to this stage (name or index)\n"

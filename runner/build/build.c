@@ -194,6 +194,14 @@ static int read_dockerfile(struct builder *b, struct error **err)
 	slash = strrchr(path, '/');
 	if (!(b->df_name = strdup(slash ? slash + 1 : path)))
 		return error_errno(err, "build");
+	if (!strcmp(path, "-")) { /* -f -: the Dockerfile on stdin, as docker build reads it */
+		free(b->df_name);
+		free(path);
+		b->df_name = strdup("Dockerfile");
+		path = strdup("/dev/stdin");
+		if (!b->df_name || !path)
+			return error_errno(err, "build");
+	}
 	if (read_file(path, DOCKERFILE_MAX_BYTES, &text, &len, err) < 0) {
 		if ((*err)->errnum == ENOENT || (*err)->errnum == EFBIG)
 			(*err)->exit_code = EXIT_USAGE;

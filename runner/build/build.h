@@ -26,7 +26,7 @@
 
 struct build_opts {
 	const char *context_dir;
-	const char *dockerfile;	   /* path; NULL = CONTEXT/Dockerfile */
+	const char *dockerfile;	   /* path; NULL = CONTEXT/Dockerfile; "-" = stdin */
 	const char *target;	   /* stage name or index; NULL = the last stage */
 	char *const *build_args;   /* K=V (or K: taken from the environment), NULL-terminated */
 	char *const *tags;	   /* NAME[:TAG], NULL-terminated; NULL = untagged */

@@ -375,6 +375,10 @@ cfg() {
 	[ "$status" -eq 2 ]
 	run build --network bridge "$T/bad"
 	[ "$status" -eq 2 ]
+	# -f -: the Dockerfile on stdin; its errors are still Dockerfile:LINE
+	run bash -c "printf 'FROM localhost/bb:1\nNOPE\n' | '$SLIPWAY' --data-dir '$DATA' image build -f - '$T/bad'"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"Dockerfile:2: unknown instruction 'NOPE'"* ]]
 	assert_clean
 }
 
