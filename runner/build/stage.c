@@ -10,6 +10,8 @@
 #include "lib/cleanup.h"
 #include "lib/json.h"
 #include "runner/build/internal.h"
+#include "runner/image/internal.h"
+#include "runner/registry.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -217,6 +219,35 @@ static int stage_from_stage(struct builder *b, struct stage *s, const struct sta
 	return 0;
 }
 
+/* FROM's image: the store's, else pulled from its registry (as docker build does without
+ * --pull). */
+static int base_image(struct builder *b, const struct df_instr *in, const char *ref,
+		      struct image **img, struct error **err)
+{
+	struct registry_opts ro;
+	struct error *e = NULL;
+	char digest[72];
+
+	if (image_lookup(b->st, ref, img, &e) == 0)
+		return 0;
+	if (e->exit_code != EXIT_FAILED || !strstr(e->msg, "no such image")) {
+		*err = e;
+		return error_wrap(err, "%s:%d: FROM", b->df_name, in->line);
+	}
+	error_clear(&e);
+	registry_opts_init(&ro, b->st->data_dir);
+	ro.progress = b->o->progress == stderr;
+	if (registry_pull_image(b->st, ref, &ro, digest, &e) < 0) {
+		error_failed(err, "%s:%d: image '%s' not found locally, and pulling it failed: %s",
+			     b->df_name, in->line, ref, e->msg);
+		error_free(e);
+		return -1;
+	}
+	if (image_lookup(b->st, digest, img, err) < 0)
+		return error_wrap(err, "%s:%d: FROM '%s' (pulled)", b->df_name, in->line, ref);
+	return 0;
+}
+
 int stage_start(struct builder *b, struct stage *s, struct error **err)
 {
 	const struct df_instr *in = &b->df.v[s->first];
@@ -249,22 +280,10 @@ int stage_start(struct builder *b, struct stage *s, struct error **err)
 		cache_key(s->key, "from-scratch", epoch, build_host_arch(), NULL);
 	} else {
 		struct image *img = NULL;
-		struct error *e = NULL;
 		int rc;
 
-		if (image_lookup(b->st, ref, &img, &e) < 0) {
-			bool missing =
-			    e->exit_code == EXIT_FAILED && strstr(e->msg, "no such image");
-
-			if (missing)
-				error_failed(err,
-					     "%s:%d: image '%s' not found locally (pull it first)",
-					     b->df_name, in->line, ref);
-			else
-				*err = steal_pointer(&e);
-			error_free(e);
+		if (base_image(b, in, ref, &img, err) < 0)
 			return -1;
-		}
 		rc = stage_from_image(b, s, img, err);
 		s->from_image = true;
 		cache_key(s->key, "from-image", img->manifest_digest, epoch, NULL);

@@ -18,6 +18,10 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${REGISTRY_PID:-}" ]; then
+		kill "$REGISTRY_PID" 2>/dev/null || true
+		wait "$REGISTRY_PID" 2>/dev/null || true
+	fi
 	if [ -n "${BUILDAH_ROOT:-}" ] && command -v buildah >/dev/null; then
 		bh rm -a >/dev/null 2>&1 || true
 		bh umount -a >/dev/null 2>&1 || true
@@ -364,7 +368,8 @@ cfg() {
 	check 'FROM localhost/bb:1\nCOPY ../etc/passwd /x\n' 2 "COPY '../etc/passwd': the path is outside the build context"
 	check 'FROM localhost/bb:1\nCOPY missing.txt /x\n' 1 "COPY 'missing.txt': no such file or directory in the build context"
 	check 'FROM localhost/bb:1\nCOPY *.none /x/\n' 1 "COPY '*.none': no such file or directory"
-	check 'FROM no/such:image\n' 1 "Dockerfile:1: image 'no/such:image' not found locally"
+	SLIPWAY_REGISTRY_RETRY=0s check 'FROM 127.0.0.1:1/no/such:image\n' 1 \
+		"Dockerfile:1: image '127.0.0.1:1/no/such:image' not found locally, and pulling it failed"
 	check 'FROM localhost/bb:1\nEXPOSE 99999\n' 2 "Dockerfile:2: EXPOSE: invalid port '99999'"
 	check 'FROM localhost/bb:1\nCOPY --chown=nobody x /\n' 1 "no such file"
 	printf 'x\n' >"$T/bad/x"
@@ -380,6 +385,48 @@ cfg() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"Dockerfile:2: unknown instruction 'NOPE'"* ]]
 	assert_clean
+}
+
+# A Distribution registry on a free loopback port, storage in $T; sets REGISTRY.
+start_registry() {
+	local port
+	port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+	cat >"$T/registry.yml" <<-EOF
+		version: 0.1
+		log: { level: error }
+		storage: { filesystem: { rootdirectory: $T/registry } }
+		http: { addr: 127.0.0.1:$port }
+	EOF
+	docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+	REGISTRY_PID=$!
+	REGISTRY="127.0.0.1:$port"
+	for _ in $(seq 100); do
+		curl -sf "http://$REGISTRY/v2/" >/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$T/registry.log"
+	return 1
+}
+
+@test "FROM an image the store lacks: pulled from its registry, then cached like any base" {
+	command -v docker-registry >/dev/null || skip "docker-registry is not installed"
+	start_registry
+	skopeo copy -q --dest-tls-verify=false "oci:$DATA/images:localhost/bb:1" "docker://$REGISTRY/base/bb:1"
+	mkdir -p "$T/pull"
+	printf 'FROM %s/base/bb:1\nRUN echo pulled-base > /x\n' "$REGISTRY" >"$T/pull/Dockerfile"
+	run "$SLIPWAY" --data-dir "$T/fresh" image build -t demo/pulled:1 "$T/pull"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"FROM $REGISTRY/base/bb:1"* ]]
+	run "$SLIPWAY" --data-dir "$T/fresh" container run demo/pulled:1 cat /x
+	[ "$output" = pulled-base ]
+	# the registry going away changes nothing now: the base is in the store
+	kill "$REGISTRY_PID"
+	wait "$REGISTRY_PID" 2>/dev/null || true
+	REGISTRY_PID=
+	run "$SLIPWAY" --data-dir "$T/fresh" image build "$T/pull"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *CACHED* ]]
 }
 
 bh() {
