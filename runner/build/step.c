@@ -63,6 +63,7 @@ struct copy_step {
 	size_t nwords;
 	char *chown;
 	char *desc;
+	char from[300]; /* "stage 'x'" or "image 'y'", for messages */
 };
 
 static void copy_step_release(struct copy_step *c)
@@ -79,7 +80,6 @@ static int copy_prepare(struct builder *b, struct stage *s, const struct df_inst
 	const char *from = df_flag(in, "from"), *chmod = df_flag(in, "chmod");
 	const char *chown = df_flag(in, "chown");
 	struct buf d = BUF_INIT(1 << 20);
-	static char from_buf[300];
 
 	memset(c, 0, sizeof(*c));
 	c->co.what = in->keyword;
@@ -125,8 +125,8 @@ static int copy_prepare(struct builder *b, struct stage *s, const struct df_inst
 		if (build_expand(b, NULL, in, from, &ref, err) < 0)
 			return -1;
 		fs = stage_find(b, ref, (size_t)(s - b->stages));
-		snprintf(from_buf, sizeof(from_buf), "%s '%.256s'", fs ? "stage" : "image", ref);
-		c->co.from = from_buf;
+		snprintf(c->from, sizeof(c->from), "%s '%.256s'", fs ? "stage" : "image", ref);
+		c->co.from = c->from;
 		c->co.keep_owner = true;
 		if (fs) {
 			if (stage_lowers(b, fs, err) < 0)
