@@ -63,9 +63,10 @@ cfg() {
 
 @test "every instruction: the config, history and files are what Docker makes" {
 	c="$(ctx all)"
-	run build -t demo/all:1 --build-arg FLAVOR=mint "$c"
+	run build -t demo/all:1 --build-arg FLAVOR=mint --build-arg UNUSED=1 "$c"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: build argument 'UNUSED' was not used"* ]]
 	[[ "${lines[-1]}" == sha256:* ]]
 	[[ "$output" == *"[1/22] FROM localhost/bb:1"* ]]
 	[ "$(cfg demo/all:1 .config.Env)" = '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","APP_HOME=/srv/app","VERSION_ENV=1.0","LEGACY=legacy value"]' ]
@@ -280,6 +281,10 @@ cfg() {
 	[ "$(sw image inspect demo/scratch:also | jq -r .digest)" = "$d" ]
 	layer="$(sw image inspect --layers demo/scratch:1)"
 	[ "$(cat "$layer/hello")" = "hello from scratch" ]
+	run --separate-stderr sw image build --json -t demo/scratch:json "$c"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .digest <<<"$output")" = "$d" ]
+	[ "$(jq -c .tags <<<"$output")" = '["demo/scratch:json"]' ]
 }
 
 @test "RUN: network none unless --network host; the failing status and output; nothing moves" {
