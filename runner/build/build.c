@@ -191,6 +191,17 @@ static int read_dockerfile(struct builder *b, struct error **err)
 				: path_join(b->o->context_dir, "Dockerfile");
 	if (!path)
 		return error_errno(err, "build");
+	if (!b->o->dockerfile && access(path, F_OK) < 0) {
+		/* podman's and buildah's name, when there is no Dockerfile */
+		char *alt = path_join(b->o->context_dir, "Containerfile");
+
+		if (alt && access(alt, F_OK) == 0) {
+			free(path);
+			path = alt;
+		} else {
+			free(alt);
+		}
+	}
 	slash = strrchr(path, '/');
 	if (!(b->df_name = strdup(slash ? slash + 1 : path)))
 		return error_errno(err, "build");

@@ -26,7 +26,8 @@
 
 struct build_opts {
 	const char *context_dir;
-	const char *dockerfile;	   /* path; NULL = CONTEXT/Dockerfile; "-" = stdin */
+	const char *dockerfile;	   /* path; NULL = CONTEXT/Dockerfile (or
+				      CONTEXT/Containerfile); "-" = stdin */
 	const char *target;	   /* stage name or index; NULL = the last stage */
 	char *const *build_args;   /* K=V (or K: taken from the environment), NULL-terminated */
 	char *const *tags;	   /* NAME[:TAG], NULL-terminated; NULL = untagged */
