@@ -160,6 +160,7 @@ cfg() {
 
 @test "USER, WORKDIR and --chown as a container of the result sees them" {
 	c="$(ctx owners)"
+	chmod 0644 "$c/file.txt" # whatever the checkout's umask made it
 	run build -t demo/own:1 "$c"
 	echo "$output"
 	[ "$status" -eq 0 ]
