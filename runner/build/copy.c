@@ -378,13 +378,50 @@ struct dirtime {
 	struct timespec mtime;
 };
 
+struct linked {
+	dev_t dev;
+	ino_t ino;
+	char *dst;
+};
+
 struct writer {
 	const struct copy_opts *o;
 	const struct view *src;
 	struct dirtime *dirs; /* directory mtimes, set last (children change them) */
 	size_t ndirs;
+	struct linked *links; /* files with several names, copied once and linked after */
+	size_t nlinks;
 	char buf[1 << 16];
 };
+
+/* A file with other names already copied by this COPY becomes a hard link to it, as BuildKit
+ * keeps them. Returns 1 when linked, 0 when it is to be copied (and is remembered). */
+static int link_copied(struct writer *w, const struct stat *st, const char *dst, struct error **err)
+{
+	struct linked *l;
+
+	if (st->st_nlink < 2)
+		return 0;
+	for (size_t i = 0; i < w->nlinks; i++) {
+		if (w->links[i].dev == st->st_dev && w->links[i].ino == st->st_ino) {
+			if (link(w->links[i].dst, dst) < 0)
+				return error_errno(err, "link '%s'", dst);
+			return 1;
+		}
+	}
+	if (w->nlinks >= 100000)
+		return 0;
+	l = realloc(w->links, (w->nlinks + 1) * sizeof(*l));
+	if (!l)
+		return error_errno(err, "copy");
+	w->links = l;
+	l[w->nlinks].dev = st->st_dev;
+	l[w->nlinks].ino = st->st_ino;
+	if (!(l[w->nlinks].dst = strdup(dst)))
+		return error_errno(err, "copy");
+	w->nlinks++;
+	return 0;
+}
 
 static int remember_dir(struct writer *w, const char *path, struct timespec mtime,
 			struct error **err)
@@ -516,8 +553,11 @@ static int copy_node(struct writer *w, const struct vnode *n, const char *dst, i
 	if (clear_dst(dst, S_ISDIR(st->st_mode), err) < 0)
 		return -1;
 	owner_of(w, st, &u, &g);
-	if (S_ISREG(st->st_mode))
-		return copy_file(w, n, dst, err);
+	if (S_ISREG(st->st_mode)) {
+		int linked = link_copied(w, st, dst, err);
+
+		return linked != 0 ? (linked < 0 ? -1 : 0) : copy_file(w, n, dst, err);
+	}
 	if (S_ISDIR(st->st_mode)) {
 		if (mkdir(dst, 0700) < 0 && errno != EEXIST)
 			return error_errno(err, "create '%s'", dst);
@@ -681,6 +721,9 @@ static void writer_release(struct writer *w, bool apply)
 		free(w->dirs[i].path);
 	}
 	free(w->dirs);
+	for (size_t i = 0; i < w->nlinks; i++)
+		free(w->links[i].dst);
+	free(w->links);
 }
 
 int copy_make_dirs(const struct view *rootfs, const char *layer_dir, const char *rel,

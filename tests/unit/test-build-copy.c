@@ -79,6 +79,14 @@ static void setup(void)
 	put(ctx, "b.txt", "B\n", 0600);
 	put(ctx, "dir/x", "X\n", 0755);
 	put(ctx, "dir/sub/y", "Y\n", 0644);
+	{
+		char a[8400], b2[8400];
+
+		snprintf(a, sizeof(a), "%s/dir/x", ctx);
+		snprintf(b2, sizeof(b2), "%s/dir/sub/x-again", ctx);
+		if (link(a, b2) < 0)
+			abort();
+	}
 	put(ctx, "app.log", "log\n", 0644);
 	mk(ctx, "docs", 0755);
 	put(ctx, "docs/README.md", "readme\n", 0644);
@@ -224,6 +232,13 @@ static void test_copy(void)
 	ok(layer && exists(layer, "d/x", &st) && (st.st_mode & 0777) == 0755 &&
 	       exists(layer, "d/sub/y", NULL) && !exists(layer, "d/dir", NULL),
 	   "a directory source copies its contents");
+	{
+		struct stat x2;
+
+		ok(layer && exists(layer, "d/x", &st) && exists(layer, "d/sub/x-again", &x2) &&
+		       st.st_ino == x2.st_ino && st.st_nlink == 2,
+		   "hard links stay hard links");
+	}
 
 	layer = copy(&context, (const char *[]){"a.txt", "b.txt"}, 2, "/multi", &o, &ec);
 	ok(!layer && ec == 2, "several sources need a destination ending in '/'");
