@@ -165,6 +165,9 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 		image_store_close(st);
 		return cli_fail(err);
 	}
+	/* What a slipway killed with -9 left behind goes first. */
+	if (container_cleanup_stale(h, &err) < 0)
+		error_clear(&err);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/cleanup.h"
 #include "lib/fs.h"
@@ -59,8 +60,12 @@ bool cache_get(struct builder *b, const char *key, char created[32], struct imag
 		const char *mt = json_get_str(l, "mediaType", NULL);
 		int64_t size = json_get_int(l, "size", -1);
 
-		if (!d || !di || !mt || size < 0 || !image_blob_exists(b->st, d))
+		if (!d || !di || !mt || size < 0)
 			return false;
+		if (!image_blob_exists(b->st, d)) {
+			unlink(path); /* prune took the layer: the entry is no use any more */
+			return false;
+		}
 		layer->digest = strdup(d);
 		layer->diff_id = strdup(di);
 		layer->media_type = strdup(mt);
