@@ -229,6 +229,16 @@ cfg() {
 
 	run build --no-cache "$c"
 	[ "$(grep -c CACHED <<<"$output")" -eq 0 ]
+
+	# prune takes the layers no tag keeps: their steps run again
+	sw image rm demo/cache:2 >/dev/null
+	run build -t demo/cache:2 "$c"
+	sw image rm demo/cache:1 demo/cache:2 >/dev/null
+	sw image prune >/dev/null
+	run build "$c"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c CACHED <<<"$output")" -eq 0 ]
 	assert_clean
 }
 
