@@ -298,19 +298,26 @@ int build_image(struct container_host *h, struct image_store *st, const struct b
 {
 	struct builder b = {0};
 	struct stage *target = NULL;
+	struct build_opts abs = *o;
+	cleanup_free char *context = NULL;
 	struct stat sb;
 	int lease = -1, rc = -1;
 
+	errno = 0;
+	if (stat(o->context_dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
+	    !(context = realpath(o->context_dir, NULL))) {
+		error_errnum(err, errno ? errno : ENOTDIR, "build context '%s'", o->context_dir);
+		(*err)->exit_code = EXIT_USAGE;
+		return -1;
+	}
+	/* Absolute: its paths become bind mounts of RUN --mount. */
+	abs.context_dir = context;
+	o = &abs;
 	b.h = h;
 	b.st = st;
 	b.o = o;
 	image_pack_opts_default(&b.pack);
 	b.pack.source_date_epoch = o->source_date_epoch;
-	if (stat(o->context_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		error_errnum(err, errno ? errno : ENOTDIR, "build context '%s'", o->context_dir);
-		(*err)->exit_code = EXIT_USAGE;
-		return -1;
-	}
 	if (check_tags(o, err) < 0 || read_dockerfile(&b, err) < 0 ||
 	    ignore_load(o->context_dir, &b.ignore, err) < 0 || stages_split(&b, err) < 0 ||
 	    setup_args(&b, err) < 0)

@@ -119,13 +119,36 @@ int build_pack_dir(struct builder *b, const char *dir, bool overlay, struct imag
 /* Prints "[step/steps] what  status" to the progress stream. */
 void build_progress(struct builder *b, const char *what, const char *status);
 
+/* --- RUN --mount (mount.c) --- */
+enum run_mount_type { RUN_MOUNT_BIND, RUN_MOUNT_CACHE, RUN_MOUNT_TMPFS };
+struct run_mount {
+	enum run_mount_type type;
+	char *target; /* absolute, cleaned */
+	char *source; /* bind: the host path in the context; cache: its dir (once prepared) */
+	char *id;     /* cache: default the target */
+	bool read_only;
+	uint64_t size; /* tmpfs; 0 = the kernel's default */
+	mode_t mode;   /* cache dir made new: mode and owner */
+	uid_t uid;
+	gid_t gid;
+	char hash[SHA256_HEX_LEN + 1]; /* bind: what it holds, for the key */
+};
+/* Every --mount of a RUN, substituted and checked. Caller frees with run_mounts_free. */
+int run_mounts_parse(struct builder *b, struct stage *s, const struct df_instr *in,
+		     struct run_mount **out, size_t *n, struct error **err);
+/* Resolves binds in the context (and hashes them) and makes cache dirs. */
+int run_mounts_prepare(struct builder *b, struct run_mount *m, size_t n, struct error **err);
+void run_mounts_free(struct run_mount *m, size_t n);
+
 /* --- RUN (run.c) --- */
 struct run_step {
 	char **argv;
 	struct kv env;
 	const char *user, *workdir; /* borrowed from the stage's config */
 	bool network_none;	    /* RUN --network=none in a --network host build */
-	char *desc;		    /* history text */
+	struct run_mount *mounts;
+	size_t nmounts;
+	char *desc; /* history text */
 };
 void run_step_release(struct run_step *r);
 /* Reads RUN's flags and command, its environment (ENV, then ARGs ENV does not override). */

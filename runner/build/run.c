@@ -24,6 +24,7 @@ void run_step_release(struct run_step *r)
 {
 	df_strv_free(r->argv);
 	kv_release(&r->env);
+	run_mounts_free(r->mounts, r->nmounts);
 	free(r->desc);
 	memset(r, 0, sizeof(*r));
 }
@@ -35,9 +36,11 @@ int run_prepare(struct builder *b, struct stage *s, const struct df_instr *in, s
 	size_t n = 0;
 
 	memset(r, 0, sizeof(*r));
-	if (df_flag(in, "mount") || df_flag(in, "security"))
-		return build_fail(b, in, err, "RUN --%s is not supported",
-				  df_flag(in, "mount") ? "mount" : "security");
+	if (df_flag(in, "security"))
+		return build_fail(b, in, err, "RUN --security is not supported");
+	if (run_mounts_parse(b, s, in, &r->mounts, &r->nmounts, err) < 0 ||
+	    run_mounts_prepare(b, r->mounts, r->nmounts, err) < 0)
+		return error_wrap(err, "%s:%d", b->df_name, in->line);
 	if (df_flag(in, "network")) {
 		const char *nw = df_flag(in, "network");
 
@@ -93,6 +96,10 @@ int run_prepare(struct builder *b, struct stage *s, const struct df_instr *in, s
 	r->user = json_get_str(stage_exec_config(s), "User", NULL);
 	r->workdir = json_get_str(stage_exec_config(s), "WorkingDir", NULL);
 	buf_puts(&d, "RUN", NULL);
+	for (size_t i = 0; i < in->nflags; i++)
+		if (!strcmp(in->flags[i].name, "mount"))
+			buf_printf(&d, NULL, " --mount=%s",
+				   in->flags[i].value ? in->flags[i].value : "");
 	if (df_flag(in, "network"))
 		buf_printf(&d, NULL, " --network=%s", df_flag(in, "network"));
 	for (size_t i = 0; i < n; i++)
@@ -108,6 +115,10 @@ void run_key(struct stage *s, const struct run_step *r, char key[SHA256_HEX_LEN 
 
 	for (size_t i = 0; i < r->env.n; i++)
 		buf_printf(&e, NULL, "%s\n", r->env.v[i]);
+	for (size_t i = 0; i < r->nmounts; i++) /* what a bind shows is an input of the step */
+		if (r->mounts[i].type == RUN_MOUNT_BIND)
+			buf_printf(&e, NULL, "bind %s %s\n", r->mounts[i].target,
+				   r->mounts[i].hash);
 	cache_key(key, parent, r->desc, buf_str(&e), r->user ? r->user : "",
 		  r->workdir ? r->workdir : "", NULL);
 	buf_release(&e);
@@ -124,53 +135,60 @@ static bool dir_empty(const char *dir)
 	return true;
 }
 
-/* Mount points the engine made in the upper dir (for /proc, /sys, /dev and the files it
- * binds into /etc) are not changes of the command: they go before packing, as in Docker. A
- * name the stage already has is left alone (mounting over it did not copy it up). */
-static void drop_mount_points(struct stage *s, const char *upper)
+/* Removes rel from the upper dir when the engine only made it as a mount point (for /proc,
+ * /sys, /dev, the files it binds into /etc, the --mount targets): an empty file or directory
+ * the stage lacks, or an unchanged copy-up of a directory it has; then its parents the same
+ * way. Not changes of the command, so not part of the layer, as in Docker. */
+static void drop_made(const struct view *root, const char *upper, const char *rel, bool file)
 {
-	static const char *const dirs[] = {"proc", "sys", "dev"};
-	static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
-	struct view root = {s->lowers, s->nlowers, true, NULL};
-	struct stat st;
+	cleanup_free char *r = strdup(rel);
 
-	for (size_t i = 0; i < ARRAY_SIZE(dirs) + ARRAY_SIZE(files); i++) {
-		bool isdir = i < ARRAY_SIZE(dirs);
-		const char *rel = isdir ? dirs[i] : files[i - ARRAY_SIZE(dirs)];
-		cleanup_free char *p = path_join(upper, rel);
+	while (r && *r) {
+		cleanup_free char *p = path_join(upper, r);
 		struct vnode n;
-		bool ex = false;
+		struct stat st;
+		bool ex = false, gone = false;
+		char v[2], *slash;
 
 		if (!p || lstat(p, &st) < 0)
-			continue;
-		if (view_resolve(&root, rel, false, &n, &ex, NULL) == 0)
-			vnode_release(&n);
-		if (ex)
-			continue;
-		if (isdir && S_ISDIR(st.st_mode))
-			rmdir(p); /* only when empty */
-		else if (!isdir && S_ISREG(st.st_mode) && st.st_size == 0)
-			unlink(p);
-	}
-	/* /etc copied up only to hold those files: unchanged, so not part of the layer. */
-	{
-		cleanup_free char *etc = path_join(upper, "etc");
-		struct vnode n;
-		bool ex = false;
-
-		if (!etc || lstat(etc, &st) < 0 || !S_ISDIR(st.st_mode) || !dir_empty(etc))
 			return;
-		if (view_resolve(&root, "etc", false, &n, &ex, NULL) < 0)
+		if (view_resolve(root, r, false, &n, &ex, NULL) < 0)
 			return;
-		if (ex && S_ISDIR(n.st.st_mode) && n.st.st_mode == st.st_mode &&
-		    n.st.st_uid == st.st_uid && n.st.st_gid == st.st_gid) {
-			char v[2];
-
-			if (getxattr(etc, "trusted.overlay.opaque", v, sizeof(v)) < 0)
-				rmdir(etc);
-		}
+		if (file)
+			gone = S_ISREG(st.st_mode) && st.st_size == 0 && !ex && unlink(p) == 0;
+		else if (S_ISDIR(st.st_mode) && dir_empty(p) &&
+			 getxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0 &&
+			 (!ex || (S_ISDIR(n.st.st_mode) && n.st.st_mode == st.st_mode &&
+				  n.st.st_uid == st.st_uid && n.st.st_gid == st.st_gid)))
+			gone = rmdir(p) == 0;
 		vnode_release(&n);
+		if (!gone)
+			return;
+		file = false;
+		slash = strrchr(r, '/');
+		if (!slash)
+			return;
+		*slash = '\0';
 	}
+}
+
+static void drop_mount_points(struct stage *s, const struct run_step *r, const char *upper)
+{
+	static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+	static const char *const dirs[] = {"proc", "sys", "dev"};
+	struct view root = {s->lowers, s->nlowers, true, NULL};
+
+	for (size_t i = 0; i < r->nmounts; i++) {
+		struct stat st;
+		bool file = r->mounts[i].type == RUN_MOUNT_BIND &&
+			    stat(r->mounts[i].source, &st) == 0 && !S_ISDIR(st.st_mode);
+
+		drop_made(&root, upper, r->mounts[i].target + 1, file);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		drop_made(&root, upper, files[i], true);
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		drop_made(&root, upper, dirs[i], false);
 }
 
 /* The last bytes of the captured output, for the error message. */
@@ -220,6 +238,8 @@ int run_step(struct builder *b, struct stage *s, const struct df_instr *in, stru
 	struct container_result res = {0};
 	struct container *c = NULL;
 	char *empty_lower[1];
+	cleanup_free struct container_mount *mounts = NULL;
+	cleanup_free struct container_tmpfs *tmpfs = NULL;
 	int rc = -1, fd;
 
 	memset(l, 0, sizeof(*l));
@@ -244,6 +264,25 @@ int run_step(struct builder *b, struct stage *s, const struct df_instr *in, stru
 	    b->o->network_host && !r->network_none ? CONTAINER_NET_HOST : CONTAINER_NET_NONE;
 	spec.netns_fd = -1;
 	spec.upper_dir = upper;
+	if (r->nmounts && (!(mounts = calloc(r->nmounts, sizeof(*mounts))) ||
+			   !(tmpfs = calloc(r->nmounts, sizeof(*tmpfs))))) {
+		error_errno(err, "RUN --mount");
+		goto out;
+	}
+	for (size_t i = 0; i < r->nmounts; i++) {
+		const struct run_mount *m = &r->mounts[i];
+
+		if (m->type == RUN_MOUNT_TMPFS) {
+			tmpfs[spec.n_tmpfs].target = m->target;
+			tmpfs[spec.n_tmpfs++].size = m->size;
+		} else {
+			mounts[spec.n_mounts].source = m->source;
+			mounts[spec.n_mounts].target = m->target;
+			mounts[spec.n_mounts++].read_only = m->read_only;
+		}
+	}
+	spec.mounts = mounts;
+	spec.tmpfs = tmpfs;
 	spec.stdin_fd = -1;
 	if (b->o->progress) {
 		fflush(b->o->progress);
@@ -295,7 +334,7 @@ int run_step(struct builder *b, struct stage *s, const struct df_instr *in, stru
 		    dir_empty(upper) ? path_join(container_dir(c), "upper") : NULL;
 		const char *dir = own && !dir_empty(own) ? own : upper;
 
-		drop_mount_points(s, dir);
+		drop_mount_points(s, r, dir);
 		rc = build_pack_dir(b, dir, true, l, err);
 	}
 out:

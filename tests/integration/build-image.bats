@@ -350,6 +350,39 @@ cfg() {
 	assert_clean
 }
 
+@test "RUN --mount: a cache dir kept across builds, a read-only bind of the context, a tmpfs; none in the layer" {
+	mkdir -p "$T/mnt/src"
+	printf 'int x;\n' >"$T/mnt/src/a.c"
+	cat >"$T/mnt/Dockerfile" <<-'EOF'
+		FROM localhost/bb:1
+		RUN --mount=type=cache,target=/root/.cache/tool \
+		    --mount=type=bind,source=src,target=/mnt/src \
+		    --mount=type=tmpfs,target=/scratch \
+		    echo run >> /root/.cache/tool/log && echo "runs:$(wc -l < /root/.cache/tool/log)" \
+		    && cat /mnt/src/a.c > /copied && touch /scratch/x && ! touch /mnt/src/nope 2>/dev/null
+	EOF
+	run build -t demo/mnt:1 "$T/mnt"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runs:1"* ]]
+	layer="$(sw image inspect --layers demo/mnt:1 | head -1)"
+	[ "$(cd "$layer" && find . -mindepth 1 | sort | tr '\n' ' ')" = "./copied " ]
+	[ ! -e "$T/mnt/src/nope" ]
+	run build --no-cache "$T/mnt"
+	[[ "$output" == *"runs:2"* ]]
+	# the bind's content is an input of the step; the cache mount's is not
+	run build "$T/mnt"
+	[[ "$(grep 'RUN --mount' <<<"$output" | tail -1)" == *CACHED ]]
+	printf 'int y;\n' >"$T/mnt/src/a.c"
+	run build "$T/mnt"
+	[[ "$output" == *"runs:3"* ]]
+	printf 'FROM localhost/bb:1\nRUN --mount=type=secret,id=x true\n' >"$T/mnt/Dockerfile"
+	run build "$T/mnt"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"RUN --mount type=secret is not supported"* ]]
+	assert_clean
+}
+
 @test "interrupted: SIGINT stops the RUN, exits 130, tags nothing, leaves nothing" {
 	mkdir -p "$T/sig"
 	printf 'FROM localhost/bb:1\nRUN echo started; sleep 30; echo never\n' >"$T/sig/Dockerfile"
@@ -380,7 +413,8 @@ cfg() {
 	check 'FROM localhost/bb:1\n\nFROB x\n' 2 "slipway: Dockerfile:3: unknown instruction 'FROB'"
 	check 'FROM localhost/bb:1\nCOPY a\n' 2 "Dockerfile:2: COPY requires at least two arguments"
 	check 'FROM localhost/bb:1\nENV A="x\n' 2 "Dockerfile:2: unterminated double quote"
-	check 'FROM localhost/bb:1\nRUN --mount=type=cache,target=/x true\n' 2 "Dockerfile:2: RUN --mount is not supported"
+	check 'FROM localhost/bb:1\nRUN --mount=type=bind,target=/x,rw true\n' 2 "Dockerfile:2: RUN --mount type=bind: only read-only binds are supported"
+	check 'FROM localhost/bb:1\nRUN --mount=type=cache true\n' 2 "Dockerfile:2: RUN --mount needs a target"
 	check 'FROM localhost/bb:1\nCOPY ../etc/passwd /x\n' 2 "COPY '../etc/passwd': the path is outside the build context"
 	check 'FROM localhost/bb:1\nCOPY missing.txt /x\n' 1 "COPY 'missing.txt': no such file or directory in the build context"
 	check 'FROM localhost/bb:1\nCOPY *.none /x/\n' 1 "COPY '*.none': no such file or directory"
