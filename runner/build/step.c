@@ -55,7 +55,6 @@ int build_pack_dir(struct builder *b, const char *dir, bool overlay, struct imag
 
 struct copy_step {
 	struct view src;
-	struct ignore none;
 	char **srclayers; /* for --from */
 	size_t nsrclayers;
 	struct copy_opts co;
