@@ -119,33 +119,40 @@ static int pairs(struct builder *b, struct stage *s, const struct df_instr *in, 
 		}
 		buf_printf(&d, NULL, " %s=%s", key, val);
 	} else {
-		for (size_t i = 0; i < in->nargs; i++) {
-			cleanup_free char *pair = NULL;
-			char *eq;
+		/* Every pair is substituted with the variables from before the instruction, as
+		 * Docker does: ENV a=2 b=$a gives b the old a. */
+		char **w = NULL;
 
+		for (size_t i = 0; i < in->nargs; i++) {
 			if (!strchr(in->args[i], '=')) {
 				buf_release(&d);
 				return build_fail(b, in, err, "%s: '%s' is not KEY=VALUE",
 						  in->keyword, in->args[i]);
 			}
-			if (build_expand(b, s, in, in->args[i], &pair, err) < 0) {
-				buf_release(&d);
-				return -1;
-			}
-			eq = strchr(pair, '=');
-			if (!eq || eq == pair) {
+		}
+		if (expand_all(b, s, in, &w, err) < 0) {
+			buf_release(&d);
+			return -1;
+		}
+		for (size_t i = 0; i < in->nargs; i++) {
+			char *eq = strchr(w[i], '=');
+
+			if (!eq || eq == w[i]) {
+				df_strv_free(w);
 				buf_release(&d);
 				return build_fail(b, in, err, "%s: empty name in '%s'", in->keyword,
 						  in->args[i]);
 			}
 			*eq = '\0';
-			if (env ? kv_set(&s->env, pair, eq + 1, err) < 0
-				: json_object_set_new(labels, pair, json_string(eq + 1)) < 0) {
+			if (env ? kv_set(&s->env, w[i], eq + 1, err) < 0
+				: json_object_set_new(labels, w[i], json_string(eq + 1)) < 0) {
+				df_strv_free(w);
 				buf_release(&d);
 				return error_errno(err, "%s", in->keyword);
 			}
-			buf_printf(&d, NULL, " %s=%s", pair, eq + 1);
+			buf_printf(&d, NULL, " %s=%s", w[i], eq + 1);
 		}
+		df_strv_free(w);
 	}
 	if (env)
 		sync_env(s);
@@ -157,27 +164,26 @@ static int arg(struct builder *b, struct stage *s, const struct df_instr *in, ch
 	       struct error **err)
 {
 	struct buf d = BUF_INIT(1 << 20);
+	char **w = NULL;
+	int rc = 0;
 
+	/* As for ENV: defaults are substituted with what was set before the instruction. */
+	if (expand_all(b, s, in, &w, err) < 0)
+		return -1;
 	buf_puts(&d, "ARG", NULL);
-	for (size_t i = 0; i < in->nargs; i++) {
-		cleanup_free char *word = NULL;
-		char *eq;
+	for (size_t i = 0; i < in->nargs && rc == 0; i++) {
+		char *word = w[i], *eq = strchr(word, '=');
 		const char *val = NULL;
+		size_t l;
 
-		if (build_expand(b, s, in, in->args[i], &word, err) < 0) {
-			buf_release(&d);
-			return -1;
-		}
-		eq = strchr(word, '=');
 		if (eq)
 			*eq = '\0';
 		if (!*word) {
-			buf_release(&d);
-			return build_fail(b, in, err, "ARG needs a name");
+			rc = build_fail(b, in, err, "ARG needs a name");
+			break;
 		}
+		l = strlen(word);
 		for (size_t k = 0; k < b->build_args.n; k++) {
-			size_t l = strlen(word);
-
 			if (!strncmp(b->build_args.v[k], word, l) && b->build_args.v[k][l] == '=') {
 				val = b->build_args.v[k] + l + 1;
 				b->build_arg_used[k] = true;
@@ -187,11 +193,14 @@ static int arg(struct builder *b, struct stage *s, const struct df_instr *in, ch
 			val = eq + 1;
 		if (!val && s)
 			val = kv_get(&b->global_args, word); /* a global ARG declared again */
-		if (val && kv_set(s ? &s->args : &b->global_args, word, val, err) < 0) {
-			buf_release(&d);
-			return -1;
-		}
+		if (val)
+			rc = kv_set(s ? &s->args : &b->global_args, word, val, err);
 		buf_printf(&d, NULL, " %s%s%s", word, val ? "=" : "", val ? val : "");
+	}
+	df_strv_free(w);
+	if (rc < 0) {
+		buf_release(&d);
+		return -1;
 	}
 	*created_by = buf_steal(&d);
 	return 0;

@@ -68,8 +68,8 @@ cfg() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"warning: build argument 'UNUSED' was not used"* ]]
 	[[ "${lines[-1]}" == sha256:* ]]
-	[[ "$output" == *"[1/22] FROM localhost/bb:1"* ]]
-	[ "$(cfg demo/all:1 .config.Env)" = '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","APP_HOME=/srv/app","VERSION_ENV=1.0","LEGACY=legacy value"]' ]
+	[[ "$output" == *"[1/25] FROM localhost/bb:1"* ]]
+	[ "$(cfg demo/all:1 .config.Env)" = '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","APP_HOME=/srv/app","VERSION_ENV=1.0","LEGACY=legacy value","abc=bye","def=hello","ghi=bye"]' ]
 	[ "$(cfg demo/all:1 .config.Labels)" = '{"org.example.version":"1.0","with space":"yes"}' ]
 	[ "$(cfg demo/all:1 '.config.ExposedPorts|keys')" = '["53/udp","8080/tcp","9000/tcp","9001/tcp"]' ]
 	[ "$(cfg demo/all:1 '.config.Volumes|keys')" = '["/cache","/data","/logs"]' ]
@@ -82,9 +82,10 @@ cfg() {
 	[ "$(cfg demo/all:1 .config.OnBuild)" = '["RUN echo child"]' ]
 	[ "$(cfg demo/all:1 .config.Healthcheck)" = '{"Interval":30000000000,"Retries":3,"Test":["CMD-SHELL","wget -q -O- http://localhost:8080/ || exit 1"],"Timeout":5000000000}' ]
 	[ "$(cfg demo/all:1 .author)" = '"someone@example.com"' ]
-	# history: the base's entry, then one per instruction but ARG, empty_layer for metadata;
+	# history: the base's entry, then one per instruction but ARG, empty_layer for metadata
+	# (ENV a=2 b=$a gives b the a from before the instruction, as Docker);
 	# layers: the base, two WORKDIRs (they create the dirs), COPY, ADD, RUN
-	[ "$(cfg demo/all:1 '.history|length')" -eq 20 ]
+	[ "$(cfg demo/all:1 '.history|length')" -eq 23 ]
 	[ "$(cfg demo/all:1 '.history|[.[]|select(.empty_layer|not)]|length')" -eq 6 ]
 	[ "$(cfg demo/all:1 '.history[-1].created_by')" = '"CMD [\"cat /built.txt\"]"' ]
 	[ "$(cfg demo/all:1 '.rootfs.diff_ids|length')" -eq 6 ]
