@@ -95,12 +95,16 @@ static int copy_prepare(struct builder *b, struct stage *s, const struct df_inst
 		c->nwords++;
 	}
 	if (chmod) {
+		cleanup_free char *mode = NULL;
 		char *end;
-		unsigned long m = strtoul(chmod, &end, 8);
+		unsigned long m;
 
-		if (!*chmod || *end || m > 07777)
+		if (build_expand(b, s, in, chmod, &mode, err) < 0)
+			return -1;
+		m = strtoul(mode, &end, 8);
+		if (!*mode || *end || m > 07777)
 			return build_fail(b, in, err, "%s --chmod='%s': not an octal mode",
-					  in->keyword, chmod);
+					  in->keyword, mode);
 		c->co.chmod = true;
 		c->co.mode = (mode_t)m;
 	}
