@@ -63,6 +63,7 @@ struct copy_step {
 	char *chown;
 	char *desc;
 	char from[300]; /* "stage 'x'" or "image 'y'", for messages */
+	char chmod[8];	/* --chmod after substitution */
 };
 
 static void copy_step_release(struct copy_step *c)
@@ -107,6 +108,7 @@ static int copy_prepare(struct builder *b, struct stage *s, const struct df_inst
 					  in->keyword, mode);
 		c->co.chmod = true;
 		c->co.mode = (mode_t)m;
+		snprintf(c->chmod, sizeof(c->chmod), "%04lo", m);
 	}
 	if (chown && build_expand(b, s, in, chown, &c->chown, err) < 0)
 		return -1;
@@ -116,7 +118,7 @@ static int copy_prepare(struct builder *b, struct stage *s, const struct df_inst
 	if (c->chown)
 		buf_printf(&d, NULL, " --chown=%s", c->chown);
 	if (chmod)
-		buf_printf(&d, NULL, " --chmod=%s", chmod);
+		buf_printf(&d, NULL, " --chmod=%s", c->chmod);
 	for (size_t i = 0; i < c->nwords; i++)
 		buf_printf(&d, NULL, " %s", c->words[i]);
 	if (!(c->desc = buf_steal(&d)))
