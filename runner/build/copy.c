@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "lib/cleanup.h"
 #include "lib/fs.h"
 #include "runner/build/copy.h"
@@ -649,34 +652,116 @@ static int make_dest_dirs(struct writer *w, const struct view *rootfs, const cha
 	return 0;
 }
 
-static bool is_archive(const char *host, int *unsupported)
+static bool tar_header(const unsigned char *b, ssize_t n)
 {
-	cleanup_close int fd = open(host, O_RDONLY | O_CLOEXEC);
-	unsigned char b[512];
-	ssize_t n;
-
-	*unsupported = 0;
-	if (fd < 0)
-		return false;
-	n = read(fd, b, sizeof(b));
-	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		return true;
-	if (n >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4))
-		return true;
-	if (n >= 3 && (!memcmp(b, "BZh", 3) || (n >= 6 && !memcmp(b,
-								  "\xfd"
-								  "7zXZ\0",
-								  6)))) {
-		*unsupported = 1;
-		return false;
-	}
 	return n == 512 && !memcmp(b + 257, "ustar", 5);
 }
 
-static int add_archive(struct writer *w, const struct vnode *n, const char *dst, struct error **err)
+/* Decompresses fd with libarchive's raw reader: the first 512 bytes into head (*got), or,
+ * when out >= 0, everything into out (at most max bytes). */
+static int decompress(int fd, unsigned char *head, ssize_t *got, int out, uint64_t max,
+		      const char *what, struct error **err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char buf[65536];
+	uint64_t total = 0;
+	la_ssize_t k;
+	int rc = -1;
+
+	if (!a)
+		return error_errno(err, "'%s'", what);
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	if (lseek(fd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, fd, sizeof(buf)) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		error_failed(err, "'%s': %s", what, archive_error_string(a));
+		goto out;
+	}
+	if (out < 0) {
+		*got = 0;
+		while (*got < 512 &&
+		       (k = archive_read_data(a, head + *got, (size_t)(512 - *got))) > 0)
+			*got += k;
+		rc = 0;
+		goto out;
+	}
+	while ((k = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		total += (uint64_t)k;
+		if (total > max) {
+			error_failed(err, "'%s': more than %llu bytes once decompressed", what,
+				     (unsigned long long)max);
+			goto out;
+		}
+		if (write(out, buf, (size_t)k) != k) {
+			error_errno(err, "'%s': write", what);
+			goto out;
+		}
+	}
+	if (k < 0)
+		error_failed(err, "'%s': %s", what, archive_error_string(a));
+	else
+		rc = 0;
+out:
+	archive_read_free(a);
+	return rc;
+}
+
+/* ADD's test: a local tar, plain or compressed (gzip, zstd, bzip2, xz), is unpacked; any
+ * other file is copied as it is (also a compressed one that holds no tar), as Docker does.
+ * Returns 1 with *tar an fd of a tar the layer reader takes (gzip and zstd as they are,
+ * bzip2 and xz decompressed into an unlinked temp file), 0 for a plain copy, -1 on error. */
+static int open_tar(const struct vnode *n, const char *tmp_dir, int *tar, struct error **err)
+{
+	cleanup_close int fd = open(n->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	cleanup_close int tmp = -1;
+	unsigned char b[512];
+	ssize_t got;
+	bool direct;
+	struct layer_limits lim;
+
+	*tar = -1;
+	if (fd < 0)
+		return error_errno(err, "open '%s'", n->path);
+	got = pread(fd, b, sizeof(b), 0);
+	if (tar_header(b, got)) {
+		*tar = steal_fd(&fd);
+		return 1;
+	}
+	direct = (got >= 2 && b[0] == 0x1f && b[1] == 0x8b) ||
+		 (got >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4));
+	if (!direct && !(got >= 3 && !memcmp(b, "BZh", 3)) &&
+	    !(got >= 6 && !memcmp(b,
+				  "\xfd"
+				  "7zXZ\0",
+				  6)))
+		return 0;
+	if (decompress(fd, b, &got, -1, 0, n->path, err) < 0 || !tar_header(b, got)) {
+		error_clear(err);
+		return 0; /* compressed, but not a tar: copied as it is */
+	}
+	if (direct) {
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return error_errno(err, "'%s'", n->path);
+		*tar = steal_fd(&fd);
+		return 1;
+	}
+	layer_limits_default(&lim);
+	tmp = open(tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (tmp < 0)
+		return error_errno(err, "ADD: temp file in '%s'", tmp_dir);
+	if (decompress(fd, b, &got, tmp, lim.max_bytes, n->path, err) < 0)
+		return -1;
+	if (lseek(tmp, 0, SEEK_SET) < 0)
+		return error_errno(err, "'%s'", n->path);
+	*tar = steal_fd(&tmp);
+	return 1;
+}
+
+static int add_archive(struct writer *w, const struct vnode *n, int fd, const char *dst,
+		       struct error **err)
 {
 	cleanup_free char *tmp = NULL;
-	cleanup_close int fd = -1;
 	struct layer_limits lim;
 	struct layer_unpack_result res;
 	struct copy_opts o = *w->o;
@@ -691,11 +776,7 @@ static int add_archive(struct writer *w, const struct vnode *n, const char *dst,
 		return error_errno(err, "ADD: temp dir");
 	layers[0] = tmp;
 	layer_limits_default(&lim);
-	fd = open(n->host, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		rc = error_errno(err, "open '%s'", n->path);
-	else
-		rc = layer_unpack_fd(fd, tmp, n->path, &lim, NULL, &res, err);
+	rc = layer_unpack_fd(fd, tmp, n->path, &lim, NULL, &res, err);
 	if (rc == 0)
 		rc = view_root(&v, &root, err);
 	if (rc == 0) {
@@ -796,16 +877,13 @@ int copy_to_layer(const struct view *src, char *const *sources, size_t n, const 
 	for (size_t i = 0; i < m.n; i++) {
 		const struct vnode *sn = &m.v[i].node;
 		bool is_dir = S_ISDIR(sn->st.st_mode);
-		int unsupported = 0;
-		bool archive = o->unpack_archives && S_ISREG(sn->st.st_mode) &&
-			       is_archive(sn->host, &unsupported);
+		cleanup_close int tar = -1;
+		int archive = 0;
 		cleanup_free char *target_rel = NULL, *target_host = NULL, *parent_rel = NULL;
 
-		if (unsupported) {
-			error_usage(err, "ADD '%s': bzip2 and xz archives are not supported",
-				    m.v[i].name);
+		if (o->unpack_archives && S_ISREG(sn->st.st_mode) &&
+		    (archive = open_tar(sn, o->tmp_dir, &tar, err)) < 0)
 			goto out;
-		}
 		if (is_dir || archive || into_dir) {
 			if (make_dest_dirs(w, rootfs, layer_dir, dir_rel, err) < 0)
 				goto out;
@@ -821,7 +899,7 @@ int copy_to_layer(const struct view *src, char *const *sources, size_t n, const 
 				}
 				rc = copy_children(w, sn, dir_host, 0, err);
 			} else if (archive) {
-				rc = add_archive(w, sn, dir_host, err);
+				rc = add_archive(w, sn, tar, dir_host, err);
 			} else {
 				target_host = path_join(dir_host, m.v[i].name);
 				rc = target_host ? copy_node(w, sn, target_host, 0, err)

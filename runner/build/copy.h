@@ -29,7 +29,8 @@ struct copy_opts {
 	bool chmod; /* --chmod given: mode */
 	mode_t mode;
 	bool keep_owner;      /* keep the source's uid/gid (another stage); else 0:0 */
-	bool unpack_archives; /* ADD: local tar archives (plain, gzip, zstd) are unpacked */
+	bool unpack_archives; /* ADD: local tar archives (plain, gzip, zstd, bzip2, xz) are
+				 unpacked; other files are copied */
 	int64_t dir_mtime;    /* mtime of the directories the copy creates */
 	const char *tmp_dir;  /* where archives are unpacked first */
 };

@@ -65,7 +65,7 @@ static char *read_rel(const char *dir, const char *rel)
 
 static void setup(void)
 {
-	char p[8400];
+	char p[8400], *cmd = NULL;
 
 	if (!mkdtemp(base))
 		abort();
@@ -98,13 +98,18 @@ static void setup(void)
 	if (symlink("../../../../../../etc/passwd", p) < 0)
 		abort();
 	/* an archive to ADD */
-	snprintf(p, sizeof(p),
-		 "mkdir -p %s/arc/inner && echo in > %s/arc/inner/f && "
-		 "tar -C %s/arc -czf %s/pkg.tar.gz --owner=7 --group=8 inner && "
-		 "rm -rf %s/arc",
-		 base, base, base, ctx, base);
-	if (system(p) != 0)
+	if (asprintf(&cmd,
+		     "mkdir -p %s/arc/inner && echo in > %s/arc/inner/f && "
+		     "tar -C %s/arc -czf %s/pkg.tar.gz --owner=7 --group=8 inner && "
+		     "tar -C %s/arc -cJf %s/pkg.tar.xz inner && "
+		     "tar -C %s/arc -cjf %s/pkg.tar.bz2 inner && "
+		     "echo not-a-tar | gzip > %s/data.gz && "
+		     "rm -rf %s/arc",
+		     base, base, base, ctx, base, ctx, base, ctx, ctx, base) < 0)
 		abort();
+	if (system(cmd) != 0)
+		abort();
+	free(cmd);
 
 	/* the stage: l1 at the bottom, l2 on top with a whiteout and an opaque dir */
 	mk(l1, "etc", 0755);
@@ -310,6 +315,14 @@ static void test_copy(void)
 		   "with the archive's owners");
 		layer = copy(&context, (const char *[]){"pkg.tar.gz"}, 1, "/opt/", &c, &ec);
 		ok(layer && exists(layer, "opt/pkg.tar.gz", NULL), "COPY does not");
+		layer = copy(&context, (const char *[]){"pkg.tar.xz", "pkg.tar.bz2", "data.gz"}, 3,
+			     "/x/", &a, &ec);
+		got = layer ? read_rel(layer, "x/inner/f") : NULL;
+		is_str(got, "in\n", "ADD unpacks tar.xz and tar.bz2 too");
+		free(got);
+		ok(layer && exists(layer, "x/data.gz", NULL) &&
+		       !exists(layer, "x/pkg.tar.xz", NULL),
+		   "a compressed file that holds no tar is copied as it is");
 	}
 	ignore_release(&ig);
 }
