@@ -646,7 +646,7 @@ static int cmd_container_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* What a slipway killed with -9 left behind goes first. */
-	if (container_cleanup_stale(h, &err) < 0)
+	if (container_cleanup_stale_quick(h, &err) < 0)
 		error_clear(&err);
 
 	memset(&sa, 0, sizeof(sa));

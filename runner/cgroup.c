@@ -381,15 +381,10 @@ static const char *const device_allow[] = {
     "b *:* m",
 };
 
-/* Set once on the "slipway" parent: a new v1 devices cgroup starts with its parent's list. */
+/* Per container, not on the shared parent: a cgroup made while another process is half-way
+ * through changing the parent's list would inherit half a list. */
 static int apply_devices(const char *d, struct error **err)
 {
-	char list[64];
-
-	if (read_at(d, "devices.list", list, sizeof(list)) < 0)
-		return error_errno(err, "read '%s/devices.list'", d);
-	if (strncmp(list, "a *:* rwm", 9))
-		return 0; /* done already */
 	if (write_at(d, "devices.deny", "a", err) < 0)
 		return -1;
 	/* A parent that already denies a device refuses to allow it (EPERM): fine. */
@@ -399,6 +394,9 @@ static int apply_devices(const char *d, struct error **err)
 	return 0;
 }
 
+/* The "slipway" parent of controller c. On v2 every controller shares one directory: each
+ * one slipway uses there is handed down from slipway's own cgroup to "slipway" to the
+ * containers' at once. */
 static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const char *parent,
 			  struct error **err)
 {
@@ -406,18 +404,27 @@ static int prepare_parent(const struct cgroup_host *h, enum cgroup_ctl c, const 
 
 	if (p->v2) {
 		char self[PATH_MAX];
-		const char *name = ctl_v2[c];
 
 		snprintf(self, sizeof(self), "%s%s", p->mount, strcmp(p->self, "/") ? p->self : "");
-		if (name && v2_enable(self, name, err) < 0)
-			return -1;
 		if (make_dir(parent, false, err) < 0)
 			return -1;
-		return name ? v2_enable(parent, name, err) : 0;
+		for (int k = 0; k < CG_NCTL; k++) {
+			const char *name = ctl_v2[k];
+			bool seen = false;
+
+			if (!name || !h->ctl[k].v2 || !h->ctl[k].mount)
+				continue;
+			for (int j = 0; j < k; j++)
+				if (ctl_v2[j] && h->ctl[j].v2 && !strcmp(ctl_v2[j], name))
+					seen = true;
+			if (seen)
+				continue;
+			if (v2_enable(self, name, err) < 0 || v2_enable(parent, name, err) < 0)
+				return -1;
+		}
+		return 0;
 	}
-	if (make_dir(parent, c == CG_CPUSET, err) < 0)
-		return -1;
-	return c == CG_DEVICES ? apply_devices(parent, err) : 0;
+	return make_dir(parent, c == CG_CPUSET, err);
 }
 
 static bool lim_needs(const struct limits *lim, enum cgroup_ctl c)
@@ -454,6 +461,10 @@ static int apply_v1(struct cgroup *cg, const struct limits *lim, struct error **
 			if (write_at(d, "memory.memsw.limit_in_bytes", v, err) < 0)
 				return error_wrap(err,
 						  "set the swap limit (is swap accounting on?)");
+		} else if (lim->memory) {
+			/* Docker's default: as much swap as memory, where swap is accounted. */
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory * 2);
+			write_at(d, "memory.memsw.limit_in_bytes", v, NULL);
 		}
 		if (lim->memory_soft) {
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory_soft);
@@ -519,6 +530,9 @@ static int apply_v2(struct cgroup *cg, const struct limits *lim, struct error **
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)sw);
 			if (write_at(d, "memory.swap.max", v, err) < 0)
 				return -1;
+		} else if (lim->memory) {
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory);
+			write_at(d, "memory.swap.max", v, NULL);
 		}
 		if (lim->memory_soft) {
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->memory_soft);
@@ -632,7 +646,9 @@ int cgroup_create(const struct cgroup_host *h, const char *name, const struct li
 		}
 	}
 	precompute(cg);
-	if (apply_v1(cg, lim, err) < 0 || apply_v2(cg, lim, err) < 0) {
+	if (apply_v1(cg, lim, err) < 0 || apply_v2(cg, lim, err) < 0 ||
+	    (cg->dir[CG_DEVICES] && !cg->v2[CG_DEVICES] &&
+	     apply_devices(cg->dir[CG_DEVICES], err) < 0)) {
 		cgroup_free(cg);
 		return error_wrap(err, "set the limits of cgroup '%s'", name);
 	}

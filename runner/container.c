@@ -674,6 +674,7 @@ struct stale_ctx {
 	void *arg;
 	int count;
 	struct error **err;
+	const char *only_id; /* only the cgroups of this container */
 };
 
 static int stale_cgroup(const char *name, void *arg)
@@ -684,6 +685,8 @@ static int stale_cgroup(const char *name, void *arg)
 	int rc;
 
 	if (!dash || (size_t)(dash - name) >= sizeof(owner))
+		return 0;
+	if (x->only_id && strcmp(dash + 1, x->only_id))
 		return 0;
 	memcpy(owner, name, (size_t)(dash - name));
 	owner[dash - name] = '\0';
@@ -700,11 +703,11 @@ static int stale_cgroup(const char *name, void *arg)
 	return 0;
 }
 
-int container_cleanup_stale_report(struct container_host *h,
-				   void (*report)(const char *what, const char *id, void *arg),
-				   void *arg, struct error **err)
+static int cleanup_stale(struct container_host *h, bool full,
+			 void (*report)(const char *what, const char *id, void *arg), void *arg,
+			 struct error **err)
 {
-	struct stale_ctx x = {h, report, arg, 0, err};
+	struct stale_ctx x = {h, report, arg, 0, err, NULL};
 	cleanup_closedir DIR *d = opendir(h->containers_dir);
 	struct dirent *e;
 
@@ -734,10 +737,28 @@ int container_cleanup_stale_report(struct container_host *h,
 		x.count++;
 		if (report)
 			report("container", e->d_name, arg);
+		if (!full && e->d_name[0] != '.') {
+			x.only_id = e->d_name;
+			if (cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
+				return -1;
+			x.only_id = NULL;
+		}
 	}
-	if (cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
+	if (full && cgroup_list_children(&h->cg, stale_cgroup, &x, err) < 0)
 		return -1;
 	return x.count;
+}
+
+int container_cleanup_stale_report(struct container_host *h,
+				   void (*report)(const char *what, const char *id, void *arg),
+				   void *arg, struct error **err)
+{
+	return cleanup_stale(h, true, report, arg, err);
+}
+
+int container_cleanup_stale_quick(struct container_host *h, struct error **err)
+{
+	return cleanup_stale(h, false, NULL, NULL, err);
 }
 
 int container_cleanup_stale(struct container_host *h, struct error **err)

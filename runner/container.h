@@ -6,7 +6,10 @@
  * of a freed container remains (mounts, cgroups, $DATA/containers/<id>, processes).
  *
  * Threads: different containers may be started, waited and freed from different threads;
- * container_stop() may be called from any thread while another waits.
+ * container_stop() may be called from any thread while another waits, and from a signal
+ * handler (it allocates nothing). A container's init is a child of this process: do not reap
+ * with waitpid(-1) elsewhere in the process, or its status is lost. The init dies when this
+ * process does (a "lifeline" pipe), whatever thread started it.
  */
 #ifndef SLIPWAY_RUNNER_CONTAINER_H
 #define SLIPWAY_RUNNER_CONTAINER_H
@@ -122,6 +125,10 @@ int container_cleanup_stale(struct container_host *h, struct error **err);
 int container_cleanup_stale_report(struct container_host *h,
 				   void (*report)(const char *what, const char *id, void *arg),
 				   void *arg, struct error **err);
+
+/* Only what $DATA/containers shows (a dir whose owner is gone, and that container's cgroups):
+ * cheap enough for every start. */
+int container_cleanup_stale_quick(struct container_host *h, struct error **err);
 
 /* $DATA/containers/<id> (borrowed): image_pin's pin file goes in it. */
 const char *container_dir(const struct container *c);

@@ -169,7 +169,7 @@ int seccomp_compile(struct sock_fprog *out, struct error **err)
 	if (rule(ctx, "clone3", SCMP_ACT_ERRNO(ENOSYS), 0, NULL, err) < 0)
 		goto out;
 	{
-		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, AF_VSOCK_NUM);
+		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, AF_VSOCK_NUM, 0);
 
 		if (rule(ctx, "socket", SCMP_ACT_ERRNO(EPERM), 1, &c, err) < 0)
 			goto out;

@@ -1,13 +1,17 @@
 # Helpers for container.bats and cgroup.bats: a data dir and a busybox root per test, the
 # static test helpers copied in, and finding a running container's cgroup from a process.
 
+# The busybox root is made once per file (setup_file) and only ever used read-only.
+container_setup_file() {
+	make_container_rootfs "$BATS_FILE_TMPDIR/root"
+}
+
 container_setup() {
 	T="$BATS_TEST_TMPDIR"
 	DATA="$T/data"
-	ROOT="$T/root"
+	ROOT="$BATS_FILE_TMPDIR/root"
 	export T DATA ROOT
 	mkdir -p "$DATA"
-	make_container_rootfs "$ROOT"
 	# A marker no other test uses, to find our own processes.
 	MARK="sw$$x$RANDOM$RANDOM"
 	export MARK
@@ -28,12 +32,17 @@ sw() {
 
 # A busybox root with every applet linked, /etc/passwd and /etc/group, the test helpers.
 make_container_rootfs() {
-	local r="$1" h
+	local r="$1" h target
 	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/home/user"
 	cp /bin/busybox "$r/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
-	done
+	# every applet a link to the absolute path of busybox (/usr/bin/busybox on a merged-/usr
+	# host): that path exists in the root too
+	/bin/busybox --install -s "$r/bin"
+	target="$(readlink "$r/bin/sh")"
+	if [ "$target" != /bin/busybox ]; then
+		mkdir -p "$r$(dirname "$target")"
+		ln "$r/bin/busybox" "$r$target"
+	fi
 	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nother:x:1001:1001::/:/bin/sh\n' >"$r/etc/passwd"
 	printf 'root:x:0:\nuser:x:1000:\nother:x:1001:\nextra:x:2000:user,other\n' >"$r/etc/group"
 	printf 'from the lower dir\n' >"$r/etc/motd"

@@ -4,6 +4,10 @@
 load helpers
 load container-helpers
 
+setup_file() {
+	container_setup_file
+}
+
 setup() {
 	container_setup
 }
@@ -326,4 +330,68 @@ teardown() {
 	[ -z "$left" ]
 	# no mount of ours in this namespace
 	! grep -q "$DATA" /proc/self/mountinfo
+}
+
+# An image with an exec config, made with umoci on a copy of the store's layout.
+make_configured_image() {
+	sw image import "$ROOT" t/base:1 >/dev/null
+	skopeo copy -q "oci:$DATA/images:t/base:1" "oci:$T/lay:t"
+	umoci config --image "$T/lay:t" --config.env FOO=img --config.env BAR=keep \
+		--config.workingdir /wd --config.user user \
+		--config.entrypoint /bin/sh --config.entrypoint -c \
+		--config.cmd 'echo $FOO $BAR $(pwd) $(id -u)'
+	skopeo copy -q "oci:$T/lay:t" "oci-archive:$T/img.tar:t/conf:1"
+	sw image load "$T/img.tar" >/dev/null
+}
+
+@test "IMAGE: the image's Env, WorkingDir, User, Entrypoint and Cmd apply; flags override" {
+	make_configured_image
+	run sw container run t/conf:1
+	[ "$status" -eq 0 ]
+	[ "$output" = "img keep /wd 1000" ]
+	run sw container run -e FOO=flag -w /other -u 0 t/conf:1
+	[ "$output" = "flag keep /other 0" ]
+	# arguments replace Cmd, the Entrypoint stays
+	run sw container run t/conf:1 'echo args $FOO'
+	[ "$output" = "args img" ]
+	# a plain image with a command, and its lower layer is never modified
+	run sw container run t/base:1 sh -c 'echo x >/etc/motd; cat /etc/motd; echo $PATH'
+	[ "${lines[0]}" = x ]
+	[ "${lines[1]}" = /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ]
+	for d in "$DATA"/layers/*/; do
+		[ ! -e "$d/etc/motd" ] || [ "$(cat "$d/etc/motd")" = "from the lower dir" ]
+	done
+	run sw container run no/such:image true
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no such image"* ]]
+}
+
+@test "IMAGE: a running container pins its layers against image prune" {
+	sw image import "$ROOT" t/pin:1 >/dev/null
+	start_container t/pin:1 sh -c "sleep 1000 # $MARK"
+	id="$(ls "$DATA/containers")"
+	[ -s "$DATA/containers/$id/layers" ]
+	layer="$(cat "$DATA/containers/$id/layers" | head -1)"
+	sw image rm t/pin:1
+	sw image prune >/dev/null
+	[ -d "$DATA/layers/${layer#sha256:}" ]
+	kill $SW_PID
+	wait $SW_PID || true
+	[ -z "$(ls "$DATA/containers")" ]
+	sw image prune >/dev/null
+	[ ! -e "$DATA/layers/${layer#sha256:}" ]
+}
+
+@test "kill -9 of slipway: the next container run removes what it left" {
+	start_container --rootfs "$ROOT" --pids 20 sh -c "sleep 1000 # $MARK"
+	cg="$(cgroup_of "$CMD_PID" pids)"
+	id="$(ls "$DATA/containers")"
+	kill -9 $SW_PID
+	wait $SW_PID || true
+	[ -d "$DATA/containers/$id" ]
+	run sw container run --rootfs "$ROOT" true
+	[ "$status" -eq 0 ]
+	[ ! -e "$DATA/containers/$id" ]
+	[ ! -e "$cg" ]
+	! kill -0 "$CMD_PID" 2>/dev/null
 }
