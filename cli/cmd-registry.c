@@ -84,7 +84,7 @@ static int cmd_login(struct cli *cli, int argc, char **argv)
 	struct error *err = NULL;
 	int opt, rc;
 
-	while ((opt = cli_getopt(cli, argc, argv, "+hu:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "hu:", longopts)) != -1) {
 		switch (opt) {
 		case 'u':
 			free(user);
@@ -127,7 +127,7 @@ static int cmd_logout(struct cli *cli, int argc, char **argv)
 	bool was = false;
 	int opt;
 
-	while ((opt = cli_getopt(cli, argc, argv, "+h", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "h", longopts)) != -1) {
 		switch (opt) {
 			CLI_COMMON_CASES(cli, argv);
 		}
@@ -187,7 +187,7 @@ static int cmd_image_push(struct cli *cli, int argc, char **argv)
 	int opt, rc;
 
 	registry_opts_init(&o, cli->data_dir);
-	while ((opt = cli_getopt(cli, argc, argv, "+hf:j:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "hf:j:", longopts)) != -1) {
 		switch (opt) {
 		case 'f':
 			if (!strcmp(optarg, "docker") || !strcmp(optarg, "v2s2"))
@@ -234,7 +234,7 @@ static int cmd_image_pull(struct cli *cli, int argc, char **argv)
 	int opt, rc;
 
 	registry_opts_init(&o, cli->data_dir);
-	while ((opt = cli_getopt(cli, argc, argv, "+hp:j:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "hp:j:", longopts)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (strchr(optarg, '/') == NULL || strlen(optarg) > 100)

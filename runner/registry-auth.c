@@ -361,8 +361,8 @@ int registry_logout(const char *data_dir, const char *registry, bool *was, struc
 void reg_seen_add(const char *data_dir, const char *host, const char *repo,
 		  const char *const *digests, size_t n)
 {
-	cleanup_free char *path = path_join(data_dir, SEEN_FILE);
-	cleanup_free char *lockp = path_join(data_dir, ".lock-registry-blobs");
+	cleanup_free char *path = data_dir ? path_join(data_dir, SEEN_FILE) : NULL;
+	cleanup_free char *lockp = data_dir ? path_join(data_dir, ".lock-registry-blobs") : NULL;
 	cleanup_close int lk = -1;
 	json_auto_t *j = NULL;
 	json_t *hostobj;
@@ -409,7 +409,7 @@ void reg_seen_add(const char *data_dir, const char *host, const char *repo,
 
 char *reg_seen_find(const char *data_dir, const char *host, const char *repo, const char *digest)
 {
-	cleanup_free char *path = path_join(data_dir, SEEN_FILE);
+	cleanup_free char *path = data_dir ? path_join(data_dir, SEEN_FILE) : NULL;
 	json_auto_t *j = NULL;
 	json_t *repos, *v;
 	size_t k;

@@ -404,6 +404,28 @@ static int auth_failed(struct reg_client *c, long status, struct error **err)
 			    c->host, status, c->host);
 }
 
+/* The final answer to a request still unauthorized after one try with credentials: a token
+ * without the scope asked for means no access to the repository, not a wrong password. */
+static int refused(struct reg_client *c, const char *scope, const char *challenge, long status,
+		   struct error **err)
+{
+	struct reg_challenge ch;
+	int rc;
+
+	if (c->has_creds && challenge && reg_challenge_parse(challenge, &ch) == 0) {
+		bool scope_missing = ch.error && !strcmp(ch.error, "insufficient_scope");
+
+		reg_challenge_release(&ch);
+		if (scope_missing)
+			return error_failed(err,
+					    "registry '%s': user '%s' may not do '%s' (HTTP %ld: "
+					    "insufficient_scope)",
+					    c->host, c->creds.user, scope, status);
+	}
+	rc = auth_failed(c, status, err);
+	return rc;
+}
+
 /* Fetches a token for scope from the realm. Called with c->lock held. */
 static int token_fetch(struct reg_client *c, CURL *h, const char *scope, struct error **err)
 {
@@ -706,7 +728,7 @@ int reg_do(struct reg_client *c, CURL *h, const struct reg_req *rq, struct reg_r
 			challenged = true;
 			if (a > 0)
 				continue;
-			return auth_failed(c, rs->status, err);
+			return refused(c, scope, rs->challenge, rs->status, err);
 		}
 		if (rc == CURLE_OK && !status_transient(rs->status))
 			return 0;

@@ -72,8 +72,6 @@ void reg_progress_free(struct reg_progress *p)
 {
 	if (!p)
 		return;
-	if (p->on && p->tty && p->n)
-		draw(p);
 	for (size_t i = 0; i < p->n; i++)
 		free(p->slots[i]);
 	pthread_mutex_destroy(&p->lock);

@@ -109,8 +109,12 @@ static const char *pick_platform(struct reg_client *c, const json_t *index, cons
 
 /* --- layers ------------------------------------------------------------------------------ */
 
+#define SINK_BUF (1u << 20)
+
 struct download {
 	struct pull *p;
+	char *buf; /* curl hands 16 KiB at a time: write and send in 1 MiB pieces */
+	size_t buffered;
 	struct image_blob_writer *w;
 	int sock; /* to the unpacking thread, or -1 */
 	int64_t got, size;
@@ -125,18 +129,15 @@ struct download {
 	int urc;
 };
 
-static size_t layer_sink(const char *data, size_t n, void *arg)
+/* Writes data to the blob and to the unpacking thread; false when either refused. */
+static bool sink_flush(struct download *d, const char *data, size_t n)
 {
-	struct download *d = arg;
 	size_t off = 0;
 
-	if (d->got + (int64_t)n > d->size) {
-		d->too_much = true;
-		return 0;
-	}
-	d->got += (int64_t)n;
+	if (n == 0)
+		return true;
 	if (image_blob_write(d->w, data, n, &d->werr) < 0)
-		return 0;
+		return false;
 	while (d->sock >= 0 && off < n) {
 		ssize_t s = send(d->sock, data + off, n - off, MSG_NOSIGNAL);
 
@@ -144,10 +145,31 @@ static size_t layer_sink(const char *data, size_t n, void *arg)
 			continue;
 		if (s < 0) {
 			d->unpack_gone = true;
-			return 0;
+			return false;
 		}
 		off += (size_t)s;
 	}
+	return true;
+}
+
+static size_t layer_sink(const char *data, size_t n, void *arg)
+{
+	struct download *d = arg;
+
+	if (d->got + (int64_t)n > d->size) {
+		d->too_much = true;
+		return 0;
+	}
+	d->got += (int64_t)n;
+	if (d->buffered + n > SINK_BUF) {
+		if (!sink_flush(d, d->buf, d->buffered))
+			return 0;
+		d->buffered = 0;
+	}
+	if (n >= SINK_BUF)
+		return sink_flush(d, data, n) ? n : 0;
+	memcpy(d->buf + d->buffered, data, n);
+	d->buffered += n;
 	return n;
 }
 
@@ -191,8 +213,13 @@ static int download_once(struct pull *p, CURL *h, struct pull_layer *pl, const c
 
 	*transient = false;
 	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", c->repo, pl->l.digest);
-	if (image_blob_begin(p->st, &d.w, err) < 0)
+	d.buf = malloc(SINK_BUF);
+	if (!d.buf)
+		return error_errno(err, "layer '%s'", pl->l.digest);
+	if (image_blob_begin(p->st, &d.w, err) < 0) {
+		free(d.buf);
 		return -1;
+	}
 	if (tmp) {
 		int sz = 1 << 20;
 
@@ -212,6 +239,8 @@ static int download_once(struct pull *p, CURL *h, struct pull_layer *pl, const c
 	}
 	rc = reg_do(c, h, &rq, &rs, err);
 	*transient = rs.transient;
+	if (rc == 0 && rs.status == 200 && !sink_flush(&d, d.buf, d.buffered))
+		rc = -1;
 	if (d.sock >= 0)
 		shutdown(d.sock, SHUT_WR);
 	if (thread)
@@ -232,6 +261,8 @@ static int download_once(struct pull *p, CURL *h, struct pull_layer *pl, const c
 		*err = steal_pointer(&d.uerr);
 		rc = -1;
 	}
+	if (rc < 0 && !*err)
+		error_failed(err, "layer '%s': download stopped", pl->l.digest);
 	if (rc == 0 && rs.status != 200)
 		rc = reg_status_error(c, &rs, "download blob", err);
 	reg_resp_release(&rs);
@@ -271,6 +302,7 @@ out:
 	if (d.rsock >= 0)
 		close(d.rsock);
 	image_blob_abort(d.w);
+	free(d.buf);
 	error_free(d.werr);
 	error_free(d.uerr);
 	return rc;
@@ -453,7 +485,7 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 	struct registry_stats stats = {0};
 	struct reg_resp man = {0}, cfg = {0};
 	json_auto_t *mj = NULL, *cj = NULL;
-	char mdigest[IMAGE_DIGEST_LEN + 1], cdigest[IMAGE_DIGEST_LEN + 1], path[1024];
+	char mdigest[IMAGE_DIGEST_LEN + 1], cdigest[IMAGE_DIGEST_LEN + 1], path[1024], what[300];
 	const char *added_small[2] = {NULL, NULL};
 	bool added = false;
 	cleanup_free char *tag = NULL;
@@ -481,8 +513,9 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 	if (!h || reg_ping(c, h, err) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", r.repo, r.digest ? r.digest : r.tag);
-	if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, r.digest, "manifest", &man,
-		      mdigest, err) < 0)
+	snprintf(what, sizeof(what), "manifest '%s'", r.digest ? r.digest : r.tag);
+	if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, r.digest, what, &man, mdigest,
+		      err) < 0)
 		goto out;
 	if (!r.digest && man.digest && strcmp(man.digest, mdigest)) {
 		error_failed(err,
@@ -507,8 +540,9 @@ int registry_pull_image(struct image_store *st, const char *ref, const struct re
 		json_decref(mj);
 		mj = NULL;
 		snprintf(path, sizeof(path), "/v2/%s/manifests/%s", r.repo, want);
-		if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, want, "manifest",
-			      &man, mdigest, err) < 0)
+		snprintf(what, sizeof(what), "manifest '%s' (%s)", want, plat);
+		if (get_small(c, h, path, ACCEPT_MANIFESTS, REG_MAX_MANIFEST, want, what, &man,
+			      mdigest, err) < 0)
 			goto out;
 		mj = json_parse(man.body.data, man.body.len, "manifest", err);
 		if (!mj)
@@ -589,4 +623,27 @@ out:
 	image_store_unlease(lease);
 	registry_ref_release(&r);
 	return rc < 0 ? error_wrap(err, "pull '%s'", ref) : 0;
+}
+
+int registry_ensure_image(struct image_store *st, const char *ref, const struct registry_opts *o,
+			  struct error **err)
+{
+	struct image *img = NULL;
+	struct error *e = NULL;
+	char digest[IMAGE_DIGEST_LEN + 1];
+
+	if (image_lookup(st, ref, &img, &e) == 0) {
+		image_free(img);
+		return 0;
+	}
+	/* Only "not there" leads to a pull; a broken store entry is reported as it is. */
+	if (e->exit_code != EXIT_FAILED || !strstr(e->msg, "no such image")) {
+		if (err && !*err)
+			*err = e;
+		else
+			error_free(e);
+		return -1;
+	}
+	error_free(e);
+	return registry_pull_image(st, ref, o, digest, err);
 }

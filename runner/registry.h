@@ -2,7 +2,7 @@
  * image store and push images from it, with the credentials `slipway login` saved.
  *
  * Who uses what:
- *   builder (FROM), executor (image:)   registry_pull_image
+ *   builder (FROM), executor (image:)   registry_ensure_image (or registry_pull_image)
  *   executor (image.push)               registry_push_image
  *   cli/cmd-registry.c                  everything
  *
@@ -56,6 +56,11 @@ void registry_opts_init(struct registry_opts *o, const char *data_dir);
  * digest of the image manifest tagged. Exit 1 for what the registry refused or sent wrong. */
 int registry_pull_image(struct image_store *st, const char *ref, const struct registry_opts *o,
 			char digest_out[72], struct error **err);
+
+/* What FROM and image: need: nothing when ref is already in the store (image_lookup finds
+ * it), else registry_pull_image. */
+int registry_ensure_image(struct image_store *st, const char *ref, const struct registry_opts *o,
+			  struct error **err);
 
 /* Pushes src_ref from the store to dest_ref (NULL: src_ref): each blob is HEADed first, mounted
  * from another repository of the same registry when it was seen there, else uploaded (POST,

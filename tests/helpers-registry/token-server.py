@@ -6,7 +6,7 @@
 Listens on a free loopback port (written to PORT_FILE), answers GET /token?service=S&scope=...
 with an RS256 JWT whose header carries the certificate as x5c (what Distribution 2.8 checks
 against its rootcertbundle). USERS is "user:password[,user:password...]": those get every
-action they ask for; anonymous requests get pull only; a wrong password gets 401. Every request
+action they ask for, except users named reader* and anonymous requests, which get pull only; a wrong password gets 401. Every request
 is logged to LOG as "METHOD PATH-without-query user=U scopes=N status" (never the password).
 Signing uses the openssl command, so only the Python standard library is needed.
 """
@@ -72,7 +72,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if len(parts) < 3:
                 continue
             typ, name, actions = parts[0], ":".join(parts[1:-1]), parts[-1].split(",")
-            if not user:
+            if not user or user.startswith("reader"):
                 actions = [a for a in actions if a == "pull"]
             access.append({"type": typ, "name": name, "actions": actions})
         now = int(time.time())
