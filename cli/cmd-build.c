@@ -166,7 +166,7 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 		return cli_fail(err);
 	}
 	/* What a slipway killed with -9 left behind goes first. */
-	if (container_cleanup_stale(h, &err) < 0)
+	if (container_cleanup_stale_quick(h, &err) < 0)
 		error_clear(&err);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
