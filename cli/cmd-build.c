@@ -194,8 +194,9 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 
 const struct command commands_image_build[] = {
     {"image build", "build an image from a Dockerfile (no daemon, layer cache)",
-     "[-f FILE] [-t NAME:TAG]... [--build-arg K=V]... [--target STAGE] [--no-cache]\n"
-     "       [--network none|host] [--memory SIZE] [--cpus N] [--progress auto|plain] CONTEXT",
+     "[-f FILE] [-t NAME:TAG]... [--build-arg K=V]...\n"
+     "       [--target STAGE] [--no-cache] [--network none|host] [--memory SIZE] [--cpus N]\n"
+     "       [--progress auto|plain] CONTEXT",
      "Builds the stages of the Dockerfile that the target needs, runs RUN in slipway\n"
      "containers (network none unless --network host), reuses cached layers, and stores\n"
      "the image in slipway's OCI store, tagged with each -t. Progress goes to stderr, one\n"
