@@ -76,6 +76,7 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	    {"memory", required_argument, NULL, 'm'},
 	    {"cpus", required_argument, NULL, O_CPUS},
 	    {"progress", required_argument, NULL, O_PROGRESS},
+	    {"quiet", no_argument, NULL, 'q'},
 	    CLI_COMMON_LONGOPTS};
 	struct build_opts o = {0};
 	struct list tags = {0}, args = {0};
@@ -85,11 +86,15 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	char digest[72];
 	struct sigaction sa;
 	cleanup_free char *data_dir = NULL;
+	bool quiet = false;
 	int opt, rc;
 
 	o.source_date_epoch = -1;
-	while ((opt = cli_getopt(cli, argc, argv, "+hf:t:m:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "+hf:t:m:q", longopts)) != -1) {
 		switch (opt) {
+		case 'q':
+			quiet = true;
+			break;
 		case 'f':
 			o.dockerfile = optarg;
 			break;
@@ -145,7 +150,7 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	o.context_dir = argv[optind];
 	o.tags = tags.v;
 	o.build_args = args.v;
-	o.progress = stderr;
+	o.progress = quiet ? NULL : stderr;
 	o.cancel = &got_signal;
 	o.on_container = track_container;
 	/* Layer paths become overlay options: they must be absolute. */
@@ -214,6 +219,7 @@ const struct command commands_image_build[] = {
      "  -m, --memory SIZE         memory limit of each RUN (512M, 2G)\n"
      "      --cpus N              CPU quota of each RUN (0.5 = half of one)\n"
      "      --progress auto|plain progress style (both print plain lines)\n"
+     "  -q, --quiet               no progress; a failing RUN's output ends its error\n"
      "      --json                print {\"digest\", \"tags\"} instead of the digest\n",
      cmd_image_build},
     {NULL, NULL, NULL, NULL, NULL},

@@ -326,6 +326,12 @@ cfg() {
 	run find "$DATA/images/blobs" -name '*.tmp*'
 	[ -z "$output" ]
 
+	# -q: no progress; the failing RUN's output ends the error instead
+	run build -q "$T/fail"
+	[ "$status" -eq 1 ]
+	[[ "$output" != *"[1/3]"* ]]
+	[[ "$output" == *"exit status 7"$'\n'*to-stdout* ]]
+
 	printf 'FROM localhost/bb:1\nRUN ["/no/such/program"]\n' >"$T/fail/Dockerfile"
 	run build "$T/fail"
 	[ "$status" -eq 1 ]
