@@ -347,11 +347,11 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
 	    {"tag", required_argument, NULL, OPT_TAG},
 	    {"event", required_argument, NULL, OPT_EVENT},
 	    {"secret", required_argument, NULL, 's'},
-	    {"secrets-file", required_argument, NULL, OPT_SECRETS_FILE},
+	    {"secret-file", required_argument, NULL, OPT_SECRETS_FILE},
 	    {"parallel", required_argument, NULL, 'j'},
 	    {"no-push", no_argument, NULL, OPT_NO_PUSH},
 	    {"no-deploy", no_argument, NULL, OPT_NO_DEPLOY},
-	    {"keep-workspace", no_argument, NULL, OPT_KEEP},
+	    {"keep", no_argument, NULL, OPT_KEEP},
 	    CLI_COMMON_LONGOPTS};
 	struct executor_opts o = {.repo_path = "."};
 	char *secrets[MAX_SECRETS] = {NULL};
@@ -387,7 +387,7 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_SECRETS_FILE:
 			if (secrets_data)
-				return cli_usage(cli, "--secrets-file given twice");
+				return cli_usage(cli, "--secret-file given twice");
 			if ((rc = read_secrets_file(cli, optarg, secrets, &n_secrets,
 						    &secrets_data)) != EXIT_OK)
 				return rc;
@@ -430,11 +430,11 @@ static int cmd_rerun(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"secret", required_argument, NULL, 's'},
-	    {"secrets-file", required_argument, NULL, OPT_SECRETS_FILE},
+	    {"secret-file", required_argument, NULL, OPT_SECRETS_FILE},
 	    {"parallel", required_argument, NULL, 'j'},
 	    {"no-push", no_argument, NULL, OPT_NO_PUSH},
 	    {"no-deploy", no_argument, NULL, OPT_NO_DEPLOY},
-	    {"keep-workspace", no_argument, NULL, OPT_KEEP},
+	    {"keep", no_argument, NULL, OPT_KEEP},
 	    CLI_COMMON_LONGOPTS};
 	struct executor_opts o = {0};
 	char *secrets[MAX_SECRETS] = {NULL};
@@ -455,7 +455,7 @@ static int cmd_rerun(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_SECRETS_FILE:
 			if (secrets_data)
-				return cli_usage(cli, "--secrets-file given twice");
+				return cli_usage(cli, "--secret-file given twice");
 			if ((rc = read_secrets_file(cli, optarg, secrets, &n_secrets,
 						    &secrets_data)) != EXIT_OK)
 				return rc;
@@ -685,11 +685,11 @@ const struct command commands_run[] = {
      "      --tag T           the tag the run is for (event defaults to 'tag')\n"
      "      --event E         push, tag, manual (default) or rerun\n"
      "  -s, --secret K=V      a secret for `from_secret: K` (repeatable)\n"
-     "      --secrets-file F  secrets as NAME=VALUE lines (keeps them out of argv)\n"
+     "      --secret-file F   secrets as NAME=VALUE lines (keeps them out of argv)\n"
      "  -j, --parallel N      steps at once (default: the number of CPUs)\n"
      "      --no-push         do not push the image\n"
      "      --no-deploy       do not run the deploys\n"
-     "      --keep-workspace  keep $DATA/work/<run> after the run\n"
+     "      --keep            keep $DATA/work/<run> after the run\n"
      "      --json            print the run as JSON at the end instead of live output\n",
      cmd_run},
     {"rerun", "run a recorded run's commit again", "RUN [--secret K=V]...",

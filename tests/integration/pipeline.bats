@@ -173,12 +173,12 @@ services:
     image: bb:1
     commands:
       - mkdir -p /www && echo "served by web" > /www/index.html
-      - httpd -f -p 8080 -h /www
+      - httpd -f -p 80 -h /www
 steps:
   - name: fetch
     image: bb:1
     commands:
-      - for i in \$(seq 100); do wget -q -O- http://web:8080/ && break; sleep 0.1; done
+      - for i in \$(seq 100); do wget -q -O- http://web/ && break; sleep 0.1; done
       - if wget -q -T 2 -O- http://127.0.0.1:$port/ ; then echo reached the host; exit 1; fi
 Y
 	run sw run --repo "$REPO"
