@@ -338,7 +338,16 @@ static int read_secrets_file(struct cli *cli, const char *path, char **secrets, 
 
 enum { OPT_NO_PUSH = 1000, OPT_NO_DEPLOY, OPT_KEEP, OPT_SECRETS_FILE, OPT_TAG, OPT_EVENT };
 
-static int cmd_run(struct cli *cli, int argc, char **argv)
+/* The flags of `run` and `rerun` (rerun takes the source from the recorded run). */
+struct run_flags {
+	struct executor_opts o;
+	char *secrets[MAX_SECRETS];
+	size_t n_secrets;
+	char *secrets_data; /* the --secret-file contents the secrets point into */
+};
+
+static int parse_run_flags(struct cli *cli, int argc, char **argv, bool source,
+			   struct run_flags *rf)
 {
 	static const struct option longopts[] = {
 	    {"repo", required_argument, NULL, 'r'},
@@ -353,43 +362,42 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
 	    {"no-deploy", no_argument, NULL, OPT_NO_DEPLOY},
 	    {"keep", no_argument, NULL, OPT_KEEP},
 	    CLI_COMMON_LONGOPTS};
-	struct executor_opts o = {.repo_path = "."};
-	char *secrets[MAX_SECRETS] = {NULL};
-	size_t n_secrets = 0;
-	cleanup_free char *secrets_data = NULL;
 	struct error *err = NULL;
 	int opt, rc;
 	int64_t par;
 
 	while ((opt = cli_getopt(cli, argc, argv, "+hr:c:b:s:j:", longopts)) != -1) {
+		if (!source &&
+		    (opt == 'r' || opt == 'c' || opt == 'b' || opt == OPT_TAG || opt == OPT_EVENT))
+			return cli_usage(cli, "the commit of a rerun is the recorded run's");
 		switch (opt) {
 		case 'r':
-			o.repo_path = optarg;
+			rf->o.repo_path = optarg;
 			break;
 		case 'c':
-			o.rev = optarg;
+			rf->o.rev = optarg;
 			break;
 		case 'b':
-			o.branch = optarg;
+			rf->o.branch = optarg;
 			break;
 		case OPT_TAG:
-			o.tag = optarg;
+			rf->o.tag = optarg;
 			break;
 		case OPT_EVENT:
 			if (strcmp(optarg, "push") && strcmp(optarg, "tag") &&
 			    strcmp(optarg, "manual") && strcmp(optarg, "rerun"))
 				return cli_usage(cli, "--event is push, tag, manual or rerun");
-			o.event = optarg;
+			rf->o.event = optarg;
 			break;
 		case 's':
-			if ((rc = add_secret(cli, secrets, &n_secrets, optarg)) != EXIT_OK)
+			if ((rc = add_secret(cli, rf->secrets, &rf->n_secrets, optarg)) != EXIT_OK)
 				return rc;
 			break;
 		case OPT_SECRETS_FILE:
-			if (secrets_data)
+			if (rf->secrets_data)
 				return cli_usage(cli, "--secret-file given twice");
-			if ((rc = read_secrets_file(cli, optarg, secrets, &n_secrets,
-						    &secrets_data)) != EXIT_OK)
+			if ((rc = read_secrets_file(cli, optarg, rf->secrets, &rf->n_secrets,
+						    &rf->secrets_data)) != EXIT_OK)
 				return rc;
 			break;
 		case 'j':
@@ -397,24 +405,38 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
 				error_wrap(&err, "--parallel");
 				return cli_fail(err);
 			}
-			o.max_parallel = (int)par;
+			rf->o.max_parallel = (int)par;
 			break;
 		case OPT_NO_PUSH:
-			o.no_push = true;
+			rf->o.no_push = true;
 			break;
 		case OPT_NO_DEPLOY:
-			o.no_deploy = true;
+			rf->o.no_deploy = true;
 			break;
 		case OPT_KEEP:
-			o.keep_workspace = true;
+			rf->o.keep_workspace = true;
 			break;
 			CLI_COMMON_CASES(cli, argv);
 		}
 	}
+	rf->o.secrets = rf->secrets;
+	return -1;
+}
+
+static int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	struct run_flags rf = {.o = {.repo_path = "."}};
+	int rc;
+
+	if ((rc = parse_run_flags(cli, argc, argv, true, &rf)) >= 0)
+		goto out;
 	if (optind != argc)
-		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
-	o.secrets = secrets;
-	return do_run(cli, &o);
+		rc = cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	else
+		rc = do_run(cli, &rf.o);
+out:
+	free(rf.secrets_data);
+	return rc;
 }
 
 static int open_history(struct cli *cli, struct store **st)
@@ -428,80 +450,42 @@ static int open_history(struct cli *cli, struct store **st)
 
 static int cmd_rerun(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"secret", required_argument, NULL, 's'},
-	    {"secret-file", required_argument, NULL, OPT_SECRETS_FILE},
-	    {"parallel", required_argument, NULL, 'j'},
-	    {"no-push", no_argument, NULL, OPT_NO_PUSH},
-	    {"no-deploy", no_argument, NULL, OPT_NO_DEPLOY},
-	    {"keep", no_argument, NULL, OPT_KEEP},
-	    CLI_COMMON_LONGOPTS};
-	struct executor_opts o = {0};
-	char *secrets[MAX_SECRETS] = {NULL};
-	size_t n_secrets = 0;
-	cleanup_free char *secrets_data = NULL;
+	struct run_flags rf = {0};
 	struct store *st = NULL;
 	struct run_info *run = NULL;
 	struct repo_info *repo = NULL;
 	struct error *err = NULL;
-	int opt, rc;
-	int64_t par;
+	int rc;
 
-	while ((opt = cli_getopt(cli, argc, argv, "+hs:j:", longopts)) != -1) {
-		switch (opt) {
-		case 's':
-			if ((rc = add_secret(cli, secrets, &n_secrets, optarg)) != EXIT_OK)
-				return rc;
-			break;
-		case OPT_SECRETS_FILE:
-			if (secrets_data)
-				return cli_usage(cli, "--secret-file given twice");
-			if ((rc = read_secrets_file(cli, optarg, secrets, &n_secrets,
-						    &secrets_data)) != EXIT_OK)
-				return rc;
-			break;
-		case 'j':
-			if (parse_int(optarg, 1, 64, &par, &err) < 0) {
-				error_wrap(&err, "--parallel");
-				return cli_fail(err);
-			}
-			o.max_parallel = (int)par;
-			break;
-		case OPT_NO_PUSH:
-			o.no_push = true;
-			break;
-		case OPT_NO_DEPLOY:
-			o.no_deploy = true;
-			break;
-		case OPT_KEEP:
-			o.keep_workspace = true;
-			break;
-			CLI_COMMON_CASES(cli, argv);
-		}
+	if ((rc = parse_run_flags(cli, argc, argv, false, &rf)) >= 0)
+		goto out;
+	if (argc - optind != 1) {
+		rc = cli_usage(cli, "expected one RUN (REPO#NUMBER or an id)");
+		goto out;
 	}
-	if (argc - optind != 1)
-		return cli_usage(cli, "expected one RUN (REPO#NUMBER or an id)");
 	if ((rc = open_history(cli, &st)) != EXIT_OK)
-		return rc;
+		goto out;
 	if (store_run_find(st, argv[optind], &run, &err) < 0 ||
 	    store_repo_get(st, run->repo, &repo, &err) < 0) {
-		store_close(st);
-		run_info_free(run);
-		return cli_fail(err);
+		rc = cli_fail(err);
+		goto out;
 	}
 	store_close(st);
-	o.repo_path = repo->url;
-	o.repo_name = repo->name;
-	o.rev = run->commit;
-	o.branch = run->branch;
-	o.tag = run->tag;
-	o.event = "rerun";
-	o.trigger = "rerun";
-	o.parent = run->id;
-	o.secrets = secrets;
-	rc = do_run(cli, &o);
+	st = NULL;
+	rf.o.repo_path = repo->url;
+	rf.o.repo_name = repo->name;
+	rf.o.rev = run->commit;
+	rf.o.branch = run->branch;
+	rf.o.tag = run->tag;
+	rf.o.event = "rerun";
+	rf.o.trigger = "rerun";
+	rf.o.parent = run->id;
+	rc = do_run(cli, &rf.o);
+out:
+	store_close(st);
 	repo_info_free(repo);
 	run_info_free(run);
+	free(rf.secrets_data);
 	return rc;
 }
 
