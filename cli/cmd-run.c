@@ -470,6 +470,11 @@ static int cmd_rerun(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(err);
 		goto out;
 	}
+	if (!repo || !repo->url) {
+		error_failed(&err, "repo '%s' of run '%s' is gone", run->repo, argv[optind]);
+		rc = cli_fail(err);
+		goto out;
+	}
 	store_close(st);
 	st = NULL;
 	rf.o.repo_path = repo->url;

@@ -610,8 +610,6 @@ static int make_env(struct executor *ex, const struct node *n, char **image_env,
 	for (size_t i = 0; i < ex->vars.n; i++)
 		if (env_set(env, ex->vars.v[i].key, ex->vars.v[i].value, err) < 0)
 			return -1;
-	if (ex->pushed_image && env_set(env, "SLIPWAY_IMAGE", ex->pushed_image, err) < 0)
-		return -1;
 	for (size_t i = 0; i < n->n_env; i++) {
 		const struct pipeline_env *pe = &n->env[i];
 
@@ -1194,6 +1192,8 @@ static int build_pipeline_image(struct executor *ex, struct node *n, struct erro
 		error_errnum(err, ENOMEM, "build");
 		goto out;
 	}
+	if (set_var(ex, "SLIPWAY_IMAGE", ex->pushed_image, err) < 0)
+		goto out;
 	for (size_t i = 0; i < local.n; i++)
 		if (strv_push(&all, strdup(local.v[i]), err) < 0)
 			goto out;
