@@ -61,6 +61,7 @@ struct node {
 	uint64_t timeout_ms;
 	const struct pipeline_strv *cache;
 	enum pipeline_network network;
+	bool privileged;
 	bool failure_ignore;
 
 	int64_t step_id;
@@ -771,6 +772,16 @@ static int node_start(struct executor *ex, struct node *n, struct reader *rd,
 		spec.network = CONTAINER_NET_JOIN;
 		spec.netns_fd = ex->netns_fd;
 		spec.extra_hosts = ex->extra_hosts;
+	}
+	if (n->privileged) {
+		static char *const all_caps[] = { "ALL", NULL };
+
+		if (!ex->trusted) {
+			error_usage(err, "'%s' asks to be privileged, which only trusted repos may be",
+				    n->name);
+			goto out;
+		}
+		spec.cap_add = all_caps;
 	}
 	spec.timeout_ms = n->timeout_ms ? n->timeout_ms : ex->pipeline->default_timeout_ms;
 	spec.stdin_fd = -1;
@@ -1488,6 +1499,7 @@ static void node_from_step(struct node *n, const struct pipeline_step *s)
 	n->timeout_ms = s->timeout_ms;
 	n->cache = &s->cache;
 	n->network = s->network;
+	n->privileged = s->privileged;
 	n->failure_ignore = s->failure_ignore;
 }
 
