@@ -32,9 +32,9 @@ enum container_network {
 	CONTAINER_NET_JOIN, /* the namespace open at spec.netns_fd (container_netns_create) */
 };
 
-struct container_mount { /* a bind mount */
-	const char *source;  /* host path */
-	const char *target;  /* path in the container */
+struct container_mount {    /* a bind mount */
+	const char *source; /* host path */
+	const char *target; /* path in the container */
 	bool read_only;
 };
 
@@ -45,44 +45,46 @@ struct container_tmpfs {
 
 /* Everything borrowed: the spec must outlive container_start() only. */
 struct container_spec {
-	const char *name;		/* shown in messages; NULL = the generated id */
-	char *const *lower_dirs;	/* read-only layers, topmost first (never modified) */
+	const char *name;	 /* shown in messages; NULL = the generated id */
+	char *const *lower_dirs; /* read-only layers, topmost first (never modified) */
 	size_t n_lower;
-	char *const *argv;		/* NULL-terminated; argv[0] looked up in PATH of env */
-	char *const *env;		/* NULL-terminated K=V; NULL = PATH only */
-	const char *workdir;		/* NULL = "/"; created when missing */
-	const char *user;		/* "UID[:GID]" or a NAME of the root's /etc/passwd; NULL = 0:0 */
-	const char *hostname;		/* NULL = the name (or id) */
-	struct limits limits;		/* zeroed = no limits */
+	char *const *argv;    /* NULL-terminated; argv[0] looked up in PATH of env */
+	char *const *env;     /* NULL-terminated K=V; NULL = PATH only */
+	const char *workdir;  /* NULL = "/"; created when missing */
+	const char *user;     /* "UID[:GID]" or a NAME of the root's /etc/passwd; NULL = 0:0 */
+	const char *hostname; /* NULL = the name (or id) */
+	struct limits limits; /* zeroed = no limits */
 	const struct container_mount *mounts;
 	size_t n_mounts;
 	const struct container_tmpfs *tmpfs;
 	size_t n_tmpfs;
 	enum container_network network;
-	int netns_fd;			/* for CONTAINER_NET_JOIN */
-	char *const *extra_hosts;	/* NULL-terminated "ADDR NAME" lines for /etc/hosts */
-	char *const *cap_add;		/* NULL-terminated names ("NET_ADMIN", "CAP_NET_ADMIN", "ALL") */
+	int netns_fd;		  /* for CONTAINER_NET_JOIN */
+	char *const *extra_hosts; /* NULL-terminated "ADDR NAME" lines for /etc/hosts */
+	char *const *cap_add;	  /* NULL-terminated names ("NET_ADMIN", "CAP_NET_ADMIN", "ALL") */
 	char *const *cap_drop;
-	bool read_only;			/* no writable upper layer */
-	uint64_t timeout_ms;		/* 0 = none; on expiry everything is killed, timed_out set */
-	int stdin_fd;			/* -1 = /dev/null */
-	int stdout_fd;			/* -1 = /dev/null */
-	int stderr_fd;			/* -1 = /dev/null */
+	bool read_only;	     /* no writable upper layer */
+	uint64_t timeout_ms; /* 0 = none; on expiry everything is killed, timed_out set */
+	int stdin_fd;	     /* -1 = /dev/null */
+	int stdout_fd;	     /* -1 = /dev/null */
+	int stderr_fd;	     /* -1 = /dev/null */
 };
 
 /* What happened, from the cgroup's own counters. */
 struct container_result {
-	int exit_code;		/* of the command; 128+signal when killed by one */
-	int signal;		/* the signal that killed the command, 0 if it exited */
-	bool oom_killed;	/* the cgroup's oom_kill counter moved (any process) */
+	int exit_code;	 /* of the command; 128+signal when killed by one */
+	int signal;	 /* the signal that killed the command, 0 if it exited */
+	bool oom_killed; /* the cgroup's oom_kill counter moved (any process) */
 	bool timed_out;
-	bool stopped;		/* container_stop() ended it */
+	bool stopped; /* container_stop() ended it */
 	bool pids_limit_hit;
 	uint64_t wall_ms;
 	uint64_t cpu_user_us, cpu_system_us;
 	uint64_t memory_peak_bytes;
 	uint64_t io_read_bytes, io_write_bytes;
-	uint64_t memory_limit;	/* the hard limit applied, for messages */
+	uint64_t memory_limit; /* the hard limit applied, for messages */
+	int exec_errno;	       /* the command could not be started (exit_code 127 for ENOENT,
+				   else 126): e.g. "command not found in container" */
 };
 
 int container_start(struct container_host *h, const struct container_spec *spec,
@@ -110,5 +112,16 @@ int container_netns_create(int *fd, struct error **err);
 /* Removes containers whose owner process is gone (after a kill -9 of slipway): their mounts,
  * cgroups and dirs. Returns how many were removed. */
 int container_cleanup_stale(struct container_host *h, struct error **err);
+/* As above, calling report(what, id, arg) for each thing removed (what: "container" for a
+ * $DATA/containers/<id> dir, "cgroup" for a cgroup). */
+int container_cleanup_stale_report(struct container_host *h,
+				   void (*report)(const char *what, const char *id, void *arg),
+				   void *arg, struct error **err);
+
+/* $DATA/containers/<id> (borrowed): image_pin's pin file goes in it. */
+const char *container_dir(const struct container *c);
+/* The cgroup places this host uses (borrowed; for `slipway version`). */
+struct cgroup_host;
+const struct cgroup_host *container_host_cgroups(const struct container_host *h);
 
 #endif
