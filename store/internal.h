@@ -40,6 +40,15 @@ struct store {
 	size_t nquotas, quotas_alloc;
 };
 
+/* The columns of a run, selected FROM RUN_FROM (store_read_run_row reads them). */
+#define RUN_COLS                                                                                   \
+	"r.id, r.repo_id, p.name, r.number, r.commit_hash, r.branch, r.tag, r.event, "             \
+	"r.trigger_kind, r.status, r.parent_id, r.queued_at, r.started_at, r.finished_at, "        \
+	"r.image_digest, r.owner_pid, r.owner_start, r.error"
+#define RUN_FROM " FROM runs r JOIN repos p ON p.id = r.repo_id "
+/* Fills r from a row of RUN_COLS (and the pipeline in column 18 when with_pipeline). */
+int store_read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline, struct error **err);
+
 /* Frees the log buffer and quotas (store_close). */
 void store_logs_release(struct store *st);
 

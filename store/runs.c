@@ -13,9 +13,9 @@
 #include "store/internal.h"
 
 static const char *const run_status_names[] = {
-	[RUN_QUEUED] = "queued",	   [RUN_RUNNING] = "running", [RUN_PASSED] = "passed",
-	[RUN_FAILED] = "failed",	   [RUN_ERROR] = "error",     [RUN_CANCELLED] = "cancelled",
-	[RUN_INTERRUPTED] = "interrupted",
+    [RUN_QUEUED] = "queued",	       [RUN_RUNNING] = "running", [RUN_PASSED] = "passed",
+    [RUN_FAILED] = "failed",	       [RUN_ERROR] = "error",	  [RUN_CANCELLED] = "cancelled",
+    [RUN_INTERRUPTED] = "interrupted",
 };
 
 const char *run_status_name(enum run_status s)
@@ -238,11 +238,11 @@ int store_repos_list(struct store *st, struct repo_info **out, size_t *n, struct
 			alloc = na;
 		}
 		v[len] = (struct repo_info){
-			.id = sqlite3_column_int64(s, 0),
-			.name = store_col_text(s, 1, &oom),
-			.url = store_col_text(s, 2, &oom),
-			.trusted = sqlite3_column_int(s, 3),
-			.created_at = sqlite3_column_int64(s, 4),
+		    .id = sqlite3_column_int64(s, 0),
+		    .name = store_col_text(s, 1, &oom),
+		    .url = store_col_text(s, 2, &oom),
+		    .trusted = sqlite3_column_int(s, 3),
+		    .created_at = sqlite3_column_int64(s, 4),
 		};
 		len++;
 		if (oom) {
@@ -261,19 +261,12 @@ int store_repos_list(struct store *st, struct repo_info **out, size_t *n, struct
 
 /* ---- reading runs ---- */
 
-#define RUN_COLS                                                                                   \
-	"r.id, r.repo_id, p.name, r.number, r.commit_hash, r.branch, r.tag, r.event, "             \
-	"r.trigger_kind, r.status, r.parent_id, r.queued_at, r.started_at, r.finished_at, "        \
-	"r.image_digest, r.owner_pid, r.owner_start, r.error"
-#define RUN_FROM " FROM runs r JOIN repos p ON p.id = r.repo_id "
-
 static int64_t col_time(sqlite3_stmt *s, int i)
 {
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, i);
 }
 
-/* Fills r from a row of RUN_COLS (and the pipeline in column 18 when with_pipeline). */
-static int read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline, struct error **err)
+int store_read_run_row(sqlite3_stmt *s, struct run_info *r, bool with_pipeline, struct error **err)
 {
 	bool oom = false;
 	int status;
@@ -350,7 +343,7 @@ static int get_one_run(struct store *st, sqlite3_stmt *s, struct run_info **out,
 	r = malloc(sizeof(*r));
 	if (!r)
 		return error_errno(err, "read run");
-	if (read_run_row(s, r, true, err) < 0) {
+	if (store_read_run_row(s, r, true, err) < 0) {
 		free(r);
 		return -1;
 	}
@@ -454,7 +447,7 @@ int store_runs_list(struct store *st, const char *repo, int limit, int offset,
 			v = nv;
 			alloc *= 2;
 		}
-		if (read_run_row(s, &v[len], false, err) < 0) {
+		if (store_read_run_row(s, &v[len], false, err) < 0) {
 			run_infos_free(v, len);
 			return -1;
 		}
@@ -815,9 +808,9 @@ int store_recover_interrupted(struct store *st, int (*cleanup)(const struct run_
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct dead_run d = {
-			.id = sqlite3_column_int64(s, 0),
-			.pid = store_col_opt_int(s, 1),
-			.start = store_col_opt_int(s, 2),
+		    .id = sqlite3_column_int64(s, 0),
+		    .pid = store_col_opt_int(s, 1),
+		    .start = store_col_opt_int(s, 2),
 		};
 
 		if (d.pid > 0 && d.pid <= INT32_MAX && owner_alive((pid_t)d.pid, d.start))

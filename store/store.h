@@ -217,13 +217,13 @@ struct step_result {
 };
 /* A step_result that changes nothing but the status. */
 #define STEP_RESULT_INIT(st)                                                                       \
-	((struct step_result){ .status = (st),                                                     \
-			       .exit_code = -1,                                                    \
-			       .memory_peak_bytes = -1,                                            \
-			       .memory_limit_bytes = -1,                                           \
-			       .cpu_us = -1,                                                       \
-			       .io_read_bytes = -1,                                                \
-			       .io_write_bytes = -1 })
+	((struct step_result){.status = (st),                                                      \
+			      .exit_code = -1,                                                     \
+			      .memory_peak_bytes = -1,                                             \
+			      .memory_limit_bytes = -1,                                            \
+			      .cpu_us = -1,                                                        \
+			      .io_read_bytes = -1,                                                 \
+			      .io_write_bytes = -1})
 
 /* A pending step of the run; name: 1-128 bytes of UTF-8 without control characters or '/'
  * (RUN/STEP), unique per run and kind. */
@@ -330,5 +330,28 @@ json_t *step_to_json(const struct step_info *step);
 json_t *deploy_to_json(const struct deploy_record *d);
 /* Formats ms since the epoch as above into out (at least 25 bytes). */
 void store_format_time(int64_t ms, char *out, size_t outlen);
+
+/* ==== history queries (store/query.c): what `slipway runs|show|logs` and readers like the
+ * web pages need beyond the calls above. Read-only; they never take the write lock. ==== */
+
+/* Which runs store_runs_query returns. */
+struct run_query {
+	const char *repo;     /* NULL: every repo */
+	unsigned status_mask; /* a bit (1u << status) per enum run_status wanted; 0: any */
+	int limit;	      /* <= 0: 50 */
+	int offset;
+};
+
+/* Newest first (a repo's runs by number, all runs by id). Returns the count. An unknown repo
+ * gives no runs (check with store_repo_get to tell it apart). */
+int store_runs_query(struct store *st, const struct run_query *q, struct run_info **out, size_t *n,
+		     struct error **err);
+/* The run's status alone (no text columns read), for a follower that polls it. No such run
+ * is an input error. */
+int store_run_status(struct store *st, int64_t id, enum run_status *out, struct error **err);
+/* A counter that changes whenever another connection commits to the database (SQLite's
+ * PRAGMA data_version). It costs no table read, so a follower polls it and reads logs and
+ * statuses only when it moved. Only meaningful compared with this connection's own values. */
+int store_data_version(struct store *st, int64_t *out, struct error **err);
 
 #endif
