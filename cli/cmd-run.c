@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli-store.h"
 #include "cli/cli.h"
 #include "lib/cleanup.h"
 #include "lib/fs.h"
@@ -205,36 +206,35 @@ out:
 	store_close(st);
 }
 
-static int cleanup_interrupted(const struct run_info *run, void *data)
+/* What an interrupted run left: its containers (their owner is gone) and its workspace. */
+int cli_cleanup_run(const struct run_info *run, void *data)
 {
-	const char *data_dir = data;
+	struct cli *cli = data;
+	struct container_host *h = NULL;
 	struct error *err = NULL;
+	int r = 0;
 
-	if (executor_cleanup_run(data_dir, run->id, &err) < 0) {
+	if (container_host_open(cli->data_dir, &h, &err) < 0 ||
+	    container_cleanup_stale(h, &err) < 0)
+		r = -1;
+	container_host_close(h);
+	if (executor_cleanup_run(cli->data_dir, run->id, r < 0 ? NULL : &err) < 0)
+		r = -1;
+	if (r < 0 && err) {
 		log_warn("clean up run %s#%lld: %s", run->repo, (long long)run->number, err->msg);
 		error_free(err);
-		return -1;
 	}
-	return 0;
+	return r;
 }
 
 /* Marks runs whose process died as interrupted and removes what they left. */
 static void recover(struct cli *cli)
 {
 	struct store *st = NULL;
-	struct container_host *h = NULL;
-	struct error *err = NULL;
 
-	if (container_host_open(cli->data_dir, &h, &err) == 0) {
-		container_cleanup_stale(h, &err);
-		container_host_close(h);
-	}
-	error_clear(&err);
-	if (store_open(cli->data_dir, &st, &err) == 0)
-		store_recover_interrupted(st, cleanup_interrupted, (void *)cli->data_dir, &err);
-	if (err)
-		log_warn("recover interrupted runs: %s", err->msg);
-	error_free(err);
+	if (cli_open_store(cli, &st) != EXIT_OK)
+		return;
+	cli_recover(cli, st);
 	store_close(st);
 }
 
@@ -441,11 +441,11 @@ out:
 
 static int open_history(struct cli *cli, struct store **st)
 {
-	struct error *err = NULL;
+	int rc = cli_open_store(cli, st);
 
-	if (store_open(cli->data_dir, st, &err) < 0)
-		return cli_fail(err);
-	return EXIT_OK;
+	if (rc == EXIT_OK)
+		cli_recover(cli, *st);
+	return rc;
 }
 
 static int cmd_rerun(struct cli *cli, int argc, char **argv)
@@ -465,8 +465,9 @@ static int cmd_rerun(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = open_history(cli, &st)) != EXIT_OK)
 		goto out;
-	if (store_run_find(st, argv[optind], &run, &err) < 0 ||
-	    store_repo_get(st, run->repo, &repo, &err) < 0) {
+	if ((rc = cli_find_run(st, argv[optind], &run, NULL)) != EXIT_OK)
+		goto out;
+	if (store_repo_get(st, run->repo, &repo, &err) < 0) {
 		rc = cli_fail(err);
 		goto out;
 	}
@@ -538,16 +539,18 @@ static int cmd_cancel(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "expected one RUN (REPO#NUMBER or an id)");
 	if ((rc = open_history(cli, &st)) != EXIT_OK)
 		return rc;
-	if (store_run_find(st, argv[optind], &run, &err) < 0)
-		goto fail;
-	snprintf(label, sizeof(label), "%s#%lld", run->repo, (long long)run->number);
+	if ((rc = cli_find_run(st, argv[optind], &run, NULL)) != EXIT_OK) {
+		store_close(st);
+		return rc;
+	}
+	cli_run_name(run, label, sizeof(label));
 	if (run_status_is_final(run->status)) {
 		error_failed(&err, "run '%s' already ended (%s)", label,
 			     run_status_name(run->status));
 		goto fail;
 	}
 	if (!run->owner_pid || proc_start(run->owner_pid) != run->owner_start) {
-		store_recover_interrupted(st, cleanup_interrupted, (void *)cli->data_dir, NULL);
+		cli_recover(cli, st);
 		error_failed(&err, "run '%s' has no live process; recorded as interrupted", label);
 		goto fail;
 	}
@@ -603,7 +606,6 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
 	if ((rc = open_history(cli, &st)) != EXIT_OK)
 		return rc;
-	store_recover_interrupted(st, cleanup_interrupted, (void *)cli->data_dir, NULL);
 	if (store_runs_list(st, NULL, 1000, 0, &runs, &n, &err) < 0) {
 		store_close(st);
 		return cli_fail(err);
