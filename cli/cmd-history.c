@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 #include <wctype.h>
 
 #include "cli/cli-store.h"
 #include "cli/cli.h"
 #include "lib/cleanup.h"
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/parse.h"
 
@@ -278,10 +280,27 @@ static int print_json(json_t *j)
 	return EXIT_OK;
 }
 
-/* Opens the store and recovers runs whose process died (a reader shows them interrupted). */
-static int open_history(struct cli *cli, struct store **st)
+/* open_history's answer for a data dir without a database. */
+#define HISTORY_EMPTY (-1)
+
+/* Opens the store and recovers runs whose process died (a reader shows them interrupted).
+ * A data dir without a database is an empty history, and a command that only reads does not
+ * create one (a mistyped --data-dir must not leave a database behind): HISTORY_EMPTY, or for
+ * a command given a run (ref) an input error naming the directory. */
+static int open_history(struct cli *cli, struct store **st, const char *ref)
 {
-	int rc = cli_open_store(cli, st);
+	cleanup_free char *path = path_join(cli->data_dir, "slipway.db");
+	int rc;
+
+	*st = NULL;
+	if (path && access(path, F_OK) < 0 && errno == ENOENT) {
+		if (!ref)
+			return HISTORY_EMPTY;
+		fprintf(stderr, "slipway: no run '%s': no history in '%s' (no slipway.db there)\n",
+			ref, cli->data_dir);
+		return EXIT_USAGE;
+	}
+	rc = cli_open_store(cli, st);
 
 	if (rc == EXIT_OK)
 		cli_recover(cli, *st);
@@ -353,6 +372,8 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"limit", required_argument, NULL, 'n'},
 						 {"status", required_argument, NULL, 's'},
+						 {"branch", required_argument, NULL, 'b'},
+						 {"event", required_argument, NULL, 'e'},
 						 CLI_COMMON_LONGOPTS};
 	struct run_query q = {.limit = 25};
 	struct store *st = NULL;
@@ -362,8 +383,14 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 	int64_t limit;
 	int opt, rc;
 
-	while ((opt = cli_getopt(cli, argc, argv, "hn:s:", longopts)) != -1) {
+	while ((opt = cli_getopt(cli, argc, argv, "hn:s:b:e:", longopts)) != -1) {
 		switch (opt) {
+		case 'b':
+			q.branch = optarg;
+			break;
+		case 'e':
+			q.event = optarg;
+			break;
 		case 'n':
 			if (parse_int(optarg, 1, 100000, &limit, &err) < 0)
 				return cli_fail(err);
@@ -379,7 +406,14 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind + 1]);
 	q.repo = argc - optind == 1 ? argv[optind] : NULL;
-	if ((rc = open_history(cli, &st)) != EXIT_OK)
+	rc = open_history(cli, &st, NULL);
+	if (rc == HISTORY_EMPTY && q.repo) {
+		error_usage(&err, "no repo '%s' in the history", q.repo);
+		return cli_fail(err);
+	}
+	if (rc == HISTORY_EMPTY)
+		goto print;
+	if (rc != EXIT_OK)
 		return rc;
 	if (q.repo) {
 		struct repo_info *repo = NULL;
@@ -395,6 +429,7 @@ static int cmd_runs(struct cli *cli, int argc, char **argv)
 	if (store_runs_query(st, &q, &runs, &n, &err) < 0)
 		goto fail;
 	store_close(st);
+print:
 	if (cli->json) {
 		json_t *a = json_array();
 
@@ -444,7 +479,12 @@ static json_t *details_json(const struct run_details *d)
 				    json_string(step_kind_name(d->steps[i].kind)));
 	for (size_t i = 0; deploys && i < d->ndeploys; i++)
 		json_array_append_new(deploys, deploy_to_json(&d->deploys[i]));
-	if (!j || !deploys || json_object_set_new(j, "deploys", deploys) < 0 ||
+	if (!j || !deploys) {
+		json_decref(j);
+		json_decref(deploys);
+		return NULL;
+	}
+	if (json_object_set_new(j, "deploys", deploys) < 0 ||
 	    json_object_set_new(j, "error",
 				d->run->error ? json_string(d->run->error) : json_null()) < 0) {
 		json_decref(j);
@@ -632,7 +672,7 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cli, argc - optind ? "expected one RUN" : "missing RUN");
-	if ((rc = open_history(cli, &st)) != EXIT_OK)
+	if ((rc = open_history(cli, &st, argv[optind])) != EXIT_OK)
 		return rc;
 	rc = cli_find_run(st, argv[optind], &d.run, NULL);
 	if (rc == EXIT_OK && load_details(st, &d, &err) < 0)
@@ -1036,7 +1076,7 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cli, argc - optind ? "expected one RUN[/STEP]" : "missing RUN");
-	if ((rc = open_history(cli, &p.st)) != EXIT_OK)
+	if ((rc = open_history(cli, &p.st, argv[optind])) != EXIT_OK)
 		return rc;
 	rc = cli_find_run(p.st, argv[optind], &run, &step_name);
 	if (rc == EXIT_OK) {
@@ -1052,13 +1092,16 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
 }
 
 const struct command commands_history[] = {
-    {"runs", "list runs, newest first", "[--limit N] [--status S[,S...]] [REPO]",
+    {"runs", "list runs, newest first",
+     "[--limit N] [--status S[,S...]] [--branch B] [--event E] [REPO]",
      "Columns: RUN (REPO#NUMBER), STATUS, BRANCH (or the tag), COMMIT (8 digits), EVENT,\n"
      "STARTED (relative), DURATION (so far, while it runs).\n"
      "Options:\n"
      "  -n, --limit N         show at most N runs (default 25)\n"
      "  -s, --status S,...    only runs in these states: queued, running, passed,\n"
      "                        failed, error, cancelled, interrupted\n"
+     "  -b, --branch B        only runs of branch B\n"
+     "  -e, --event E         only runs of event E (push, tag, manual, rerun, ...)\n"
      "      --json            print a JSON array of runs\n",
      cmd_runs},
     {"show", "show a run with its steps and deploys", "RUN",

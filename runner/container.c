@@ -274,6 +274,10 @@ static int validate(const struct container_spec *s, struct error **err)
 			return error_usage(err, "root file system '%s' is not a directory",
 					   s->lower_dirs[i]);
 	}
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		if (i >= INIT_ENV_MAX)
+			return error_usage(err, "too many environment variables (at most %d)",
+					   INIT_ENV_MAX);
 	if (s->network == CONTAINER_NET_JOIN && s->netns_fd < 0)
 		return error_usage(err, "no network namespace to join");
 	for (size_t i = 0; i < s->n_mounts; i++)
@@ -363,6 +367,8 @@ static int read_report(struct container *c, int fd, struct error **err)
 		c->exec_errno = r.errnum ? r.errnum : ENOENT;
 		return 0;
 	}
+	if (r.stage == INIT_STAGE_INPUT)
+		return error_usage(err, "container '%s': %s", c->name, r.msg);
 	if (r.errnum)
 		return error_errnum(err, r.errnum, "start container '%s': %s", c->name, r.msg);
 	return error_set(err, EXIT_INTERNAL, "start container '%s': %s", c->name, r.msg);

@@ -446,7 +446,7 @@ static void resolve_user(struct passwd_user *u)
 	pw = slurp("/etc/passwd");
 	gr = slurp("/etc/group");
 	if (passwd_resolve(user, pw, gr, u) < 0)
-		die(INIT_STAGE_SETUP, 0, "unable to find user '%s' in the container's /etc/passwd",
+		die(INIT_STAGE_INPUT, 0, "unable to find user '%s' in the container's /etc/passwd",
 		    user);
 	if (pw)
 		munmap(pw, FILE_CAP);
@@ -502,6 +502,7 @@ static void redirect(int from, int to, const char *what)
 struct command_args {
 	const struct passwd_user *u;
 	const sigset_t *none;
+	char *const *env;
 };
 
 static int command_main(void *arg)
@@ -540,8 +541,41 @@ static int command_main(void *arg)
 		    s->workdir ? s->workdir : "/");
 	if (plan->seccomp && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan->seccomp) < 0)
 		die_errno("load the seccomp filter");
-	e = exec_command(s->argv, plan->env);
+	e = exec_command(s->argv, ((struct command_args *)arg)->env);
 	die(INIT_STAGE_EXEC, e, "%s", s->argv[0]);
+}
+
+static bool env_has(char *const *env, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; env[i]; i++)
+		if (!strncmp(env[i], key, kl) && env[i][kl] == '=')
+			return true;
+	return false;
+}
+
+/* The command's environment: the spec's, plus HOME (from the user's passwd entry) and
+ * HOSTNAME when it does not set them, as Docker does. */
+static char *const *command_env(const struct passwd_user *u, char **buf, char *home, size_t hlen,
+				char *host, size_t slen)
+{
+	size_t n = 0;
+
+	for (; plan->env[n] && n < INIT_ENV_MAX; n++)
+		buf[n] = plan->env[n];
+	buf[n] = NULL;
+	if (!env_has(buf, "HOME")) {
+		snprintf(home, hlen, "HOME=%s", u->home);
+		buf[n++] = home;
+		buf[n] = NULL;
+	}
+	if (!env_has(buf, "HOSTNAME")) {
+		snprintf(host, slen, "HOSTNAME=%s", plan->hostname);
+		buf[n++] = host;
+	}
+	buf[n] = NULL;
+	return buf;
 }
 
 /* pid 1: reap everything, forward signals to the command, end with its status. */
@@ -582,6 +616,8 @@ _Noreturn void init_main(const struct init_plan *p)
 {
 	const struct container_spec *s = p->spec;
 	int keep[16], nkeep = 0, sfd;
+	char *envbuf[INIT_ENV_MAX + 3], home[300], host[128];
+	char *const *env;
 	struct passwd_user u;
 	sigset_t all, none;
 	pid_t cmd;
@@ -614,6 +650,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	if (sethostname(p->hostname, strlen(p->hostname)) < 0)
 		die_errno("set the hostname");
 	resolve_user(&u);
+	env = command_env(&u, envbuf, home, sizeof(home), host, sizeof(host));
 	if (caps_drop_bounding(p->caps, p->last_cap) < 0)
 		die_errno("drop capabilities");
 
@@ -627,7 +664,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	 * on a stack of its own. Not fork(): its at-fork handlers take locks another thread of
 	 * slipway may have held when we were cloned. */
 	{
-		struct command_args a = {&u, &none};
+		struct command_args a = {&u, &none, env};
 		size_t stack_size = 256 * 1024;
 		char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

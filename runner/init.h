@@ -16,12 +16,14 @@
 #include "runner/container.h"
 
 #define INIT_MSG_MAX 480
+#define INIT_ENV_MAX 4096 /* variables of a container, at most */
 
 /* What the child reports through the status pipe (nothing at all means the command was
  * exec'd). */
 enum init_stage {
 	INIT_STAGE_SETUP = 1, /* setting up the container failed: container_start fails */
 	INIT_STAGE_EXEC = 2,  /* the command could not be started: exit 127 (ENOENT) or 126 */
+	INIT_STAGE_INPUT = 3, /* the spec does not fit the root (no such user): exit 2 */
 };
 
 struct init_report {

@@ -40,21 +40,26 @@ int store_runs_query(struct store *st, const struct run_query *q, struct run_inf
 	*n = 0;
 	mask_list(q->status_mask, statuses, sizeof(statuses));
 	/* Two forms so that each walks an index newest first: a repo's runs by number, or all
-	 * runs by id; the status test filters along the way. */
-	if (store_prepare(st, &s,
-			  q->repo ? "SELECT " RUN_COLS RUN_FROM
-				    "WHERE r.repo_id = (SELECT id FROM repos WHERE name = ?1) "
-				    "AND (?4 = ',' OR instr(?4, ',' || r.status || ',') > 0) "
-				    "ORDER BY r.number DESC LIMIT ?2 OFFSET ?3"
-				  : "SELECT " RUN_COLS RUN_FROM "WHERE ?1 IS NULL "
-				    "AND (?4 = ',' OR instr(?4, ',' || r.status || ',') > 0) "
-				    "ORDER BY r.id DESC LIMIT ?2 OFFSET ?3",
-			  err) < 0)
+	 * runs by id; status, branch and event filter along the way. */
+	if (store_prepare(
+		st, &s,
+		q->repo ? "SELECT " RUN_COLS RUN_FROM
+			  "WHERE r.repo_id = (SELECT id FROM repos WHERE name = ?1) "
+			  "AND (?4 = ',' OR instr(?4, ',' || r.status || ',') > 0) "
+			  "AND (?5 IS NULL OR r.branch = ?5) AND (?6 IS NULL OR r.event = ?6) "
+			  "ORDER BY r.number DESC LIMIT ?2 OFFSET ?3"
+			: "SELECT " RUN_COLS RUN_FROM "WHERE ?1 IS NULL "
+			  "AND (?4 = ',' OR instr(?4, ',' || r.status || ',') > 0) "
+			  "AND (?5 IS NULL OR r.branch = ?5) AND (?6 IS NULL OR r.event = ?6) "
+			  "ORDER BY r.id DESC LIMIT ?2 OFFSET ?3",
+		err) < 0)
 		return -1;
 	store_bind_text(s, 1, q->repo);
 	sqlite3_bind_int(s, 2, limit);
 	sqlite3_bind_int(s, 3, q->offset > 0 ? q->offset : 0);
 	store_bind_text(s, 4, statuses);
+	store_bind_text(s, 5, q->branch);
+	store_bind_text(s, 6, q->event);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (len == alloc) {
 			size_t na = alloc ? alloc * 2 : 32;

@@ -99,13 +99,13 @@ col_of() {
 	# a tag run shows its tag; times are relative; durations as people read them
 	grep -Eq '#3 +cancelled +v1\.0\.0 +abcdef01 +tag +20[0-9]{2}-[0-9]{2}-[0-9]{2} +9\.0s$' <<<"$output"
 	grep -Eq '^app#1 +passed +main +11111111 +push +10m ago +1m02s$' <<<"$output"
-	grep -Eq '^app#4 +running +main +abcdef01 +push +[0-9]+s ago +[0-9.]+s$' <<<"$output"
+	grep -Eq '^app#4 +running +main +abcdef01 +push +([0-9]+s|[0-9]+m) ago +[0-9.ms]+$' <<<"$output"
 	grep -Eq '#4 +queued +main +abcdef01 +push +- +-$' <<<"$output"
 	grep -Eq '#1 +error .* +3h ago +1\.0s$' <<<"$output"
 	grep -Eq '#2 +passed .* +2d ago +1h02m$' <<<"$output"
 }
 
-@test "runs REPO, --limit and --status filter; bad values are usage errors" {
+@test "runs REPO, --limit, --status, --branch and --event filter; bad values are usage errors" {
 	run -0 sw runs app
 	[ "${#lines[@]}" -eq 5 ]
 	[[ "${lines[1]}" == "app#4 "* && "${lines[4]}" == "app#1 "* ]]
@@ -120,6 +120,18 @@ col_of() {
 	run -0 sw runs app --status passed
 	[ "${#lines[@]}" -eq 3 ]
 	[[ "${lines[1]}" == "app#3 "* && "${lines[2]}" == "app#1 "* ]]
+
+	run -0 sw runs --branch feature/login
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "app#3 "* && "${lines[2]}" == "app#2 "* ]]
+	run -0 sw runs -e rerun app
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == "app#3 "* ]]
+	run -0 sw runs --event push --branch main --status passed,failed
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "lib#1 "* && "${lines[2]}" == "app#1 "* ]]
+	run -0 sw runs --branch nope
+	[ "${#lines[@]}" -eq 1 ]
 
 	run -2 sw runs --status green
 	[[ "$output" == *"unknown run status 'green'"* ]]
@@ -242,6 +254,21 @@ col_of() {
 	[ "${lines[0]}" = "line 1" ]
 	run -2 "$SLIPWAY" --data-dir "$D" show 2
 	[ "$output" = "slipway: no run 'live#2'" ]
+	# no history yet: readers say so and create nothing (a mistyped --data-dir stays unmade)
+	run -2 "$SLIPWAY" --data-dir "$T/none" show 1
+	[ "$output" = "slipway: no run '1': no history in '$T/none' (no slipway.db there)" ]
+	run -2 "$SLIPWAY" --data-dir "$T/none" logs -f app#1
+	[[ "$output" == "slipway: no run 'app#1': no history in"* ]]
+	run -0 "$SLIPWAY" --data-dir "$T/none" runs
+	[ "$output" = "RUN  STATUS  BRANCH  COMMIT  EVENT  STARTED  DURATION" ]
+	run -0 "$SLIPWAY" --data-dir "$T/none" runs --json
+	[ "$output" = "[]" ]
+	run -2 "$SLIPWAY" --data-dir "$T/none" runs app
+	[ "$output" = "slipway: no repo 'app' in the history" ]
+	[ ! -e "$T/none" ]
+	# an empty database: a bare number is a run id
+	mkdir "$T/empty"
+	"$FIXTURE" lock "$T/empty" 0
 	run -2 "$SLIPWAY" --data-dir "$T/empty" show 1
 	[ "$output" = "slipway: no run with id 1: the history is empty" ]
 }

@@ -449,6 +449,21 @@ static void test_query(struct store *st)
 	is_int(n, 2, "an offset");
 	run_infos_free(v, n);
 
+	{
+		struct error *err = NULL;
+		struct run_query q = {.branch = "feature/login", .event = "push"};
+
+		ok(store_runs_query(st, &q, &v, &n, &err) == 1 && n == 1 && v[0].number == 2,
+		   "by branch and event");
+		run_infos_free(v, n);
+		q = (struct run_query){
+		    .repo = "app", .branch = "main", .status_mask = 1u << RUN_PASSED};
+		ok(store_runs_query(st, &q, &v, &n, &err) == 1 && n == 1 && v[0].number == 1,
+		   "by repo, branch and status");
+		run_infos_free(v, n);
+		error_free(err);
+	}
+
 	n = count(st, "nope", 0, 0, 0, &v);
 	is_int(n, 0, "an unknown repo has no runs");
 	run_infos_free(v, n);
