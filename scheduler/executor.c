@@ -93,7 +93,8 @@ struct executor {
 	pthread_mutex_t mu;	  /* scheduler state, node->ctr, cancelled */
 	pthread_cond_t cond;	  /* a node finished, or cancel */
 	pthread_mutex_t store_mu; /* the store and the observer */
-	volatile int cancelled;
+	volatile sig_atomic_t cancelled;
+	struct container *build_ctr; /* the builder's RUN container, under mu */
 
 	struct store *store;
 	struct image_store *images;
@@ -1126,6 +1127,18 @@ static char *local_image_name(const char *repo)
 }
 
 #ifdef HAVE_BUILD
+/* The builder tells which RUN container runs, so that a cancel can stop it. */
+static void on_build_container(struct container *c, void *arg)
+{
+	struct executor *ex = arg;
+
+	pthread_mutex_lock(&ex->mu);
+	ex->build_ctr = c;
+	if (c && ex->cancelled)
+		container_stop(c);
+	pthread_mutex_unlock(&ex->mu);
+}
+
 /* A pipe whose read end feeds a reader; the write end as a FILE for the builder. */
 static FILE *progress_pipe(struct executor *ex, struct node *n, struct reader *rd,
 			   struct error **err)
@@ -1254,6 +1267,9 @@ static int build_pipeline_image(struct executor *ex, struct node *n, struct erro
 		bo.tags = all.v;
 		bo.source_date_epoch = ex->commit.time;
 		bo.progress = prog;
+		bo.cancel = &ex->cancelled;
+		bo.on_container = on_build_container;
+		bo.on_container_arg = ex;
 		merge_resources(&bo.limits, &ex->pipeline->defaults);
 		set_step(ex, n, &(struct step_result)STEP_RESULT_INIT(STEP_RUNNING), NULL);
 		r = build_image(ex->host, ex->images, &bo, digest, err);
@@ -1450,6 +1466,8 @@ void executor_cancel(struct executor *ex)
 	for (size_t i = 0; i < ex->n_steps; i++)
 		if (ex->steps[i].ctr)
 			container_stop(ex->steps[i].ctr);
+	if (ex->build_ctr)
+		container_stop(ex->build_ctr);
 	pthread_cond_broadcast(&ex->cond);
 	pthread_mutex_unlock(&ex->mu);
 }
