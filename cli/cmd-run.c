@@ -16,7 +16,9 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/proc.h"
 #include "runner/container.h"
+#include "runner/exec.h"
 #include "scheduler/executor.h"
 #include "store/store.h"
 
@@ -495,32 +497,6 @@ out:
 	return rc;
 }
 
-/* The start time of pid (field 22 of /proc/PID/stat), 0 when it is gone. */
-static int64_t proc_start(pid_t pid)
-{
-	char path[64], buf[1024];
-	FILE *f;
-	char *p;
-	unsigned long long start = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			 "%*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	return (int64_t)start;
-}
-
 static int cmd_cancel(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {CLI_COMMON_LONGOPTS};
@@ -549,7 +525,7 @@ static int cmd_cancel(struct cli *cli, int argc, char **argv)
 			     run_status_name(run->status));
 		goto fail;
 	}
-	if (!run->owner_pid || proc_start(run->owner_pid) != run->owner_start) {
+	if (!run->owner_pid || proc_start_time(run->owner_pid) != run->owner_start) {
 		cli_recover(cli, st);
 		error_failed(&err, "run '%s' has no live process; recorded as interrupted", label);
 		goto fail;
@@ -657,6 +633,86 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	return EXIT_OK;
+}
+
+/* The init pid of RUN/STEP's live container, from the executor's pid file. */
+static int step_pid(struct cli *cli, const struct run_info *run, const char *step, pid_t *pid,
+		    struct error **err)
+{
+	cleanup_free char *path = NULL, *data = NULL;
+	long long p = 0, start = 0;
+	size_t len;
+	char label[160];
+
+	cli_run_name(run, label, sizeof(label));
+	if (run_status_is_final(run->status))
+		return error_failed(err, "run '%s' has ended (%s): nothing to exec into", label,
+				    run_status_name(run->status));
+	if (asprintf(&path, "%s/work/%lld/pids/%s", cli->data_dir, (long long)run->id, step) < 0)
+		return error_errnum(err, ENOMEM, "exec");
+	if (read_file(path, 64, &data, &len, NULL) < 0 ||
+	    sscanf(data, "%lld %lld", &p, &start) != 2 || proc_start_time((pid_t)p) != start)
+		return error_failed(err, "step '%s' of run '%s' is not running", step, label);
+	*pid = (pid_t)p;
+	return 0;
+}
+
+static int cmd_exec(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {{"user", required_argument, NULL, 'u'},
+						 {"workdir", required_argument, NULL, 'w'},
+						 {"env", required_argument, NULL, 'e'},
+						 CLI_COMMON_LONGOPTS};
+	struct container_exec_opts o = {.data_dir = cli->data_dir};
+	char *env[64] = {NULL};
+	size_t n_env = 0;
+	struct store *st = NULL;
+	struct run_info *run = NULL;
+	struct error *err = NULL;
+	const char *step = NULL;
+	pid_t pid;
+	int opt, rc, status = 0;
+
+	while ((opt = cli_getopt(cli, argc, argv, "+hu:w:e:", longopts)) != -1) {
+		switch (opt) {
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'w':
+			o.workdir = optarg;
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || *optarg == '=')
+				return cli_usage(cli, "--env wants K=V");
+			if (n_env + 1 >= sizeof(env) / sizeof(env[0]))
+				return cli_usage(cli, "too many --env");
+			env[n_env++] = optarg;
+			break;
+			CLI_COMMON_CASES(cli, argv);
+		}
+	}
+	if (argc - optind < 2)
+		return cli_usage(cli, "expected RUN/STEP and a command");
+	if ((rc = open_history(cli, &st)) != EXIT_OK)
+		return rc;
+	rc = cli_find_run(st, argv[optind], &run, &step);
+	store_close(st);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!step) {
+		run_info_free(run);
+		return cli_usage(cli, "name the step: RUN/STEP");
+	}
+	if (step_pid(cli, run, step, &pid, &err) < 0) {
+		run_info_free(run);
+		return cli_fail(err);
+	}
+	run_info_free(run);
+	o.argv = argv + optind + 1;
+	o.env = env;
+	if (container_exec(pid, &o, &status, &err) < 0)
+		return cli_fail(err);
+	return status;
 }
 
 const struct command commands_run[] = {

@@ -25,6 +25,7 @@
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/proc.h"
 #include "pipelines/pipeline.h"
 #include "runner/image/image.h"
 #include "scheduler/checkout.h"
@@ -775,10 +776,11 @@ static int node_start(struct executor *ex, struct node *n, struct reader *rd,
 		spec.extra_hosts = ex->extra_hosts;
 	}
 	if (n->privileged) {
-		static char *const all_caps[] = { "ALL", NULL };
+		static char *const all_caps[] = {"ALL", NULL};
 
 		if (!ex->trusted) {
-			error_usage(err, "'%s' asks to be privileged, which only trusted repos may be",
+			error_usage(err,
+				    "'%s' asks to be privileged, which only trusted repos may be",
 				    n->name);
 			goto out;
 		}
@@ -842,6 +844,26 @@ static void result_to_step(const struct container_result *res, enum step_status 
 	r->io_write_bytes = (int64_t)res->io_write_bytes;
 }
 
+/* $DATA/work/<run>/pids/<name>: "<pid> <start time>" of the container's init while it
+ * runs, for `slipway exec`. */
+static void pid_file(struct executor *ex, const struct node *n, struct container *c)
+{
+	cleanup_free char *dir = NULL, *path = NULL;
+	char line[64];
+
+	if (asprintf(&dir, "%s/pids", ex->work_dir) < 0 ||
+	    asprintf(&path, "%s/%s", dir, n->name) < 0)
+		return;
+	if (!c) {
+		unlink(path);
+		return;
+	}
+	snprintf(line, sizeof(line), "%d %lld\n", (int)container_pid(c),
+		 (long long)proc_start_time(container_pid(c)));
+	if (mkdir_p(dir, 0700, NULL) == 0)
+		write_file_atomic(path, line, strlen(line), 0600, NULL);
+}
+
 /* Runs n to its end and records the outcome. */
 static void node_run(struct executor *ex, struct node *n)
 {
@@ -866,6 +888,7 @@ static void node_run(struct executor *ex, struct node *n)
 	if (ex->cancelled)
 		container_stop(c);
 	pthread_mutex_unlock(&ex->mu);
+	pid_file(ex, n, c);
 
 	if (container_wait(c, &res, &err) < 0) {
 		step_line(ex, n, "[slipway] %s", err->msg);
@@ -873,6 +896,7 @@ static void node_run(struct executor *ex, struct node *n)
 		container_stop(c);
 	}
 	reader_join(&rd);
+	pid_file(ex, n, NULL);
 	pthread_mutex_lock(&ex->mu);
 	n->ctr = NULL;
 	pthread_mutex_unlock(&ex->mu);
@@ -1066,6 +1090,7 @@ static int start_services(struct executor *ex, struct error **err)
 		pthread_mutex_lock(&ex->mu);
 		n->ctr = c;
 		pthread_mutex_unlock(&ex->mu);
+		pid_file(ex, n, c);
 		sysline(ex, "[slipway] service '%s' started", n->name);
 	}
 	return 0;
