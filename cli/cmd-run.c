@@ -748,5 +748,15 @@ const struct command commands_run[] = {
      "cancelled. Waits until the run has ended.\n",
      cmd_cancel},
     {"ps", "list the live runs and their running steps", "[--json]", "", cmd_ps},
+    {"exec", "run a command inside a running step or service",
+     "RUN/STEP [-u USER] [-w DIR] [-e K=V]... [--] CMD [ARG...]",
+     "Joins the step's container (its namespaces, cgroup, root and confinement: default\n"
+     "capabilities, no_new_privs, seccomp) with the step command's environment and working\n"
+     "directory, like 'docker exec'. Exits with the command's status.\n"
+     "Options:\n"
+     "  -u, --user USER       UID[:GID] or a name of the container's /etc/passwd (default root)\n"
+     "  -w, --workdir DIR     the working directory\n"
+     "  -e, --env K=V         an extra environment variable (repeatable)\n",
+     cmd_exec},
     {NULL, NULL, NULL, NULL, NULL},
 };
