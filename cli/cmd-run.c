@@ -670,7 +670,7 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
 	struct run_info *run = NULL;
 	struct error *err = NULL;
 	const char *step = NULL;
-	pid_t pid;
+	pid_t pid = 0;
 	int opt, rc, status = 0;
 
 	while ((opt = cli_getopt(cli, argc, argv, "+hu:w:e:", longopts)) != -1) {
