@@ -14,6 +14,9 @@
 
 #include "lib/error.h"
 
+/* The longest step, service or deploy name (a host name label). */
+#define PIPELINE_NAME_MAX 63
+
 /* A list of strings. */
 struct pipeline_strv {
 	char **v;
@@ -79,7 +82,7 @@ struct pipeline_deploy {
 	char *name;
 	struct pipeline_when when;
 	/* webhook deploy */
-	char *webhook_url;		  /* NULL for a command deploy */
+	char *webhook_url;		    /* NULL for a command deploy */
 	struct pipeline_env webhook_secret; /* name unused; value or secret */
 	/* command deploy */
 	char *image;
@@ -123,6 +126,17 @@ int pipeline_parse(const char *data, size_t len, const char *filename, struct pi
 		   struct error **err);
 void pipeline_free(struct pipeline *p); /* NULL is fine */
 
+/* [a-z0-9][a-z0-9_.-]*, at most PIPELINE_NAME_MAX: names become host and file names. */
+bool pipeline_name_valid(const char *name);
+
+/* Copies into dst each field src gives (its has_ flag set); cpuset is borrowed from src. */
+void pipeline_resources_merge(struct pipeline_resources *dst, const struct pipeline_resources *src);
+/* defaults.resources with the step's own fields over them; cpuset borrowed from p. */
+struct pipeline_resources pipeline_step_resources(const struct pipeline *p,
+						  const struct pipeline_step *s);
+/* The step's timeout, else defaults.timeout; 0 = none. */
+uint64_t pipeline_step_timeout_ms(const struct pipeline *p, const struct pipeline_step *s);
+
 /* What a `when` is matched against. */
 struct pipeline_event {
 	const char *branch; /* NULL when not on a branch */
@@ -132,6 +146,8 @@ struct pipeline_event {
 	size_t n_paths;
 };
 bool pipeline_when_matches(const struct pipeline_when *w, const struct pipeline_event *ev);
+/* One glob against a branch, tag or path: `*` `?` `[...]` within a segment, `**` across '/'. */
+bool pipeline_glob_match(const char *pattern, const char *text);
 
 /* Variables for ${VAR} expansion. */
 struct pipeline_vars {
@@ -157,5 +173,11 @@ struct pipeline_dag {
 };
 int pipeline_dag_build(const struct pipeline *p, struct pipeline_dag *dag, struct error **err);
 void pipeline_dag_release(struct pipeline_dag *dag);
+/* Fills order (dag->n entries) with the steps so that each comes after what it waits for,
+ * in file order where free; -1 if there is a cycle. */
+int pipeline_dag_order(const struct pipeline_dag *dag, size_t *order);
+/* A cycle, if any: writes its steps to cycle (room for dag->n), each waiting for the next and
+ * the last for the first; returns how many (0: no cycle). */
+size_t pipeline_dag_find_cycle(const struct pipeline_dag *dag, size_t *cycle);
 
 #endif
