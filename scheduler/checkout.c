@@ -207,7 +207,7 @@ static int checkout_submodule(const git_config_entry *ent, void *payload)
 	cleanup_free char *name = strndup(ent->name + strlen("submodule."), namelen);
 	cleanup_free char *src = NULL, *sub_dest = NULL, *urlkey = NULL;
 	git_tree_entry *entry = NULL;
-	git_buf url = { 0 };
+	git_buf url = {0};
 	char sha[41];
 	int r;
 
@@ -240,7 +240,7 @@ static int checkout_submodules(git_repository *repo, git_tree *tree, const char 
 			       const char *dest, int depth, struct error **err)
 {
 	cleanup_free char *path = path_join(dest, ".gitmodules");
-	struct sub_ctx c = { repo, tree, NULL, repo_path, dest, depth, err };
+	struct sub_ctx c = {repo, tree, NULL, repo_path, dest, depth, err};
 	struct stat st;
 	int r;
 
@@ -327,4 +327,59 @@ char *repo_head_branch(const char *repo_path, struct error **err)
 	git_reference_free(head);
 	git_repository_free(repo);
 	return name;
+}
+
+int commit_read_file(const char *repo_path, const char *sha, const char *path, size_t max,
+		     char **data, size_t *len, struct error **err)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *ent = NULL;
+	git_blob *blob = NULL;
+	int r = -1;
+
+	*data = NULL;
+	*len = 0;
+	if (open_repo(repo_path, &repo, err) < 0)
+		return -1;
+	if (lookup_commit(repo, sha, &commit, err) < 0)
+		goto out;
+	if (git_commit_tree(&tree, commit) < 0) {
+		git_fail(err, "read the tree of '%s'", sha);
+		goto out;
+	}
+	if (git_tree_entry_bypath(&ent, tree, path) < 0) {
+		r = 0; /* no such file */
+		goto out;
+	}
+	if (git_tree_entry_type(ent) != GIT_OBJECT_BLOB) {
+		error_usage(err, "'%s' in commit '%.12s' is not a file", path, sha);
+		goto out;
+	}
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(ent)) < 0) {
+		git_fail(err, "read '%s'", path);
+		goto out;
+	}
+	if ((size_t)git_blob_rawsize(blob) > max) {
+		error_usage(err, "'%s' in commit '%.12s' is %lld bytes, more than the %zu allowed",
+			    path, sha, (long long)git_blob_rawsize(blob), max);
+		goto out;
+	}
+	*len = (size_t)git_blob_rawsize(blob);
+	*data = malloc(*len + 1);
+	if (!*data) {
+		error_errnum(err, ENOMEM, "read '%s'", path);
+		goto out;
+	}
+	memcpy(*data, git_blob_rawcontent(blob), *len);
+	(*data)[*len] = '\0';
+	r = 1;
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(ent);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	return r;
 }

@@ -35,4 +35,10 @@ int checkout_commit(const char *repo_path, const char *sha, const char *dest, st
 /* The branch that HEAD of repo_path points at ("main"), or NULL when detached; caller frees. */
 char *repo_head_branch(const char *repo_path, struct error **err);
 
+/* Reads the file at path (e.g. ".slipway.yml") in the tree of commit sha into *data (NUL-
+ * terminated, caller frees). Returns 1 when read, 0 when the commit has no such file, -1 on
+ * error (a file over max bytes is an input error). */
+int commit_read_file(const char *repo_path, const char *sha, const char *path, size_t max,
+		     char **data, size_t *len, struct error **err);
+
 #endif

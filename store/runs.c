@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/proc.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "store/internal.h"
@@ -680,41 +681,7 @@ int store_run_delete(struct store *st, int64_t id, struct error **err)
 
 int64_t store_proc_start_time(pid_t pid)
 {
-	char path[64], buf[1024];
-	const char *p;
-	ssize_t n;
-	int fd;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		errno = ESRCH;
-		return -1;
-	}
-	buf[n] = '\0';
-	/* "PID (COMM) STATE ..." where COMM may hold spaces and parentheses: fields count from
-	 * after the last ')'. A zombie has exited: it counts as gone. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') {
-		errno = ESRCH;
-		return -1;
-	}
-	p += 2;
-	for (field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (!p || !isdigit((unsigned char)*p)) {
-		errno = EINVAL;
-		return -1;
-	}
-	return strtoll(p, NULL, 10);
+	return proc_start_time(pid);
 }
 
 /* Whether the process recorded as a run's owner still runs. When it cannot be told (no /proc,
