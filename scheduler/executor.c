@@ -33,14 +33,8 @@
 #include "scheduler/executor.h"
 #include "scheduler/mask.h"
 
-#if __has_include("runner/build/build.h")
 #include "runner/build/build.h"
-#define HAVE_BUILD 1
-#endif
-#if __has_include("runner/registry.h")
 #include "runner/registry.h"
-#define HAVE_REGISTRY 1
-#endif
 
 #define PIPELINE_FILE ".slipway.yml"
 #define LINE_MAX_BYTES (64 * 1024) /* longer output lines are split */
@@ -485,7 +479,9 @@ static bool is_not_found(const struct error *e)
 static int resolve_image(struct executor *ex, const char *ref, struct image **out,
 			 struct error **err)
 {
+	struct registry_opts ro;
 	struct error *e = NULL;
+	char digest[72];
 
 	if (image_lookup(ex->images, ref, out, &e) == 0)
 		return 0;
@@ -493,22 +489,13 @@ static int resolve_image(struct executor *ex, const char *ref, struct image **ou
 		*err = e;
 		return -1;
 	}
-#ifdef HAVE_REGISTRY
-	{
-		struct registry_opts ro;
-		char digest[72];
-
-		error_free(e);
-		registry_opts_init(&ro, ex->o.data_dir);
-		sysline(ex, "pulling image '%s'", ref);
-		if (registry_pull_image(ex->images, ref, &ro, digest, err) < 0)
-			return error_wrap(err, "pull image '%s'", ref);
-		return image_lookup(ex->images, ref, out, err);
-	}
-#else
-	*err = e;
-	return -1;
-#endif
+	error_free(e);
+	registry_opts_init(&ro, ex->o.data_dir);
+	ro.progress = false;
+	sysline(ex, "[slipway] pulling image '%s'", ref);
+	if (registry_pull_image(ex->images, ref, &ro, digest, err) < 0)
+		return error_wrap(err, "pull image '%s'", ref);
+	return image_lookup(ex->images, ref, out, err);
 }
 
 /* ---- one container ----------------------------------------------------------------------- */
@@ -1151,7 +1138,6 @@ static char *local_image_name(const char *repo)
 	return s;
 }
 
-#ifdef HAVE_BUILD
 /* The builder tells which RUN container runs, so that a cancel can stop it. */
 static void on_build_container(struct container *c, void *arg)
 {
@@ -1195,7 +1181,6 @@ static FILE *progress_pipe(struct executor *ex, struct node *n, struct reader *r
 	}
 	return f;
 }
-#endif
 
 /* The tags of the built image, expanded: "NAME:TAG" locally, and "PUSH:TAG" when pushing. */
 static int image_tags(struct executor *ex, struct strv *local, struct strv *push,
@@ -1249,7 +1234,6 @@ static int build_pipeline_image(struct executor *ex, struct node *n, struct erro
 	for (size_t i = 0; i < push.n; i++)
 		if (strv_push(&all, strdup(push.v[i]), err) < 0)
 			goto out;
-#ifdef HAVE_BUILD
 	{
 		const struct pipeline_image *pi = &ex->pipeline->image;
 		struct build_opts bo = {0};
@@ -1311,11 +1295,6 @@ static int build_pipeline_image(struct executor *ex, struct node *n, struct erro
 		pthread_mutex_unlock(&ex->store_mu);
 		step_line(ex, n, "[slipway] built %s (%s)", ex->built_image, digest);
 	}
-#else
-	(void)n;
-	error_set(err, EXIT_INTERNAL, "this slipway cannot build images yet");
-	goto out;
-#endif
 	r = 0;
 out:
 	strv_release(&local);
@@ -1331,24 +1310,17 @@ static int push_pipeline_image(struct executor *ex, struct node *n, struct error
 
 	if (image_tags(ex, &local, &push, err) < 0)
 		goto out;
-#ifdef HAVE_REGISTRY
 	for (size_t i = 0; i < push.n; i++) {
 		struct registry_opts ro;
 		char digest[72];
 
 		registry_opts_init(&ro, ex->o.data_dir);
+		ro.progress = false;
 		step_line(ex, n, "[slipway] pushing %s", push.v[i]);
 		if (registry_push_image(ex->images, push.v[i], NULL, &ro, digest, err) < 0)
 			goto out;
 		step_line(ex, n, "[slipway] pushed %s@%s", push.v[i], digest);
 	}
-#else
-	(void)n;
-	if (push.n) {
-		error_set(err, EXIT_INTERNAL, "this slipway cannot push images yet");
-		goto out;
-	}
-#endif
 	r = 0;
 out:
 	strv_release(&local);
