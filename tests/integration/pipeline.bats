@@ -3,9 +3,13 @@
 
 load helpers
 load pipeline-helpers
+load registry-helpers
 
 setup() { pipeline_setup; }
-teardown() { pipeline_teardown; }
+teardown() {
+	registry_teardown
+	pipeline_teardown
+}
 
 @test "a passing pipeline: steps run in order in the checked-out workspace, history records it" {
 	commit_pipeline <<'Y'
@@ -474,4 +478,65 @@ Y
 	[ "$status" -eq 2 ]
 	run sw cancel nosuch#1
 	[ "$status" -eq 2 ]
+}
+
+@test "the pipeline's image is built from the commit's Dockerfile, used by the steps and pushed" {
+	registry_start reg
+	cat >"$REPO/Dockerfile" <<'D'
+FROM bb:1
+COPY README /app/README
+RUN echo "built in a container" > /app/built
+ENV APP_MODE=test
+D
+	commit_pipeline <<Y
+image:
+  tags: ["\${SLIPWAY_COMMIT_SHORT}", latest]
+  push: 127.0.0.1:$reg_PORT/team/app
+steps:
+  - name: check
+    commands:
+      - cat /app/built /app/README
+      - 'echo "mode \$APP_MODE image \$SLIPWAY_IMAGE"'
+Y
+	short=$(git -C "$REPO" rev-parse HEAD | cut -c1-8)
+	run_json
+	[ "$status" -eq 0 ]
+	digest=$(jq -r .image_digest <<<"$output")
+	[[ "$digest" == sha256:* ]]
+	[ "$(step_field image status)" = passed ]
+	[ "$(step_field check status)" = passed ]
+	run sw logs app#1/check
+	[[ "$output" == *"built in a container"* ]]
+	[[ "$output" == *"hello from the repo"* ]]
+	[[ "$output" == *"mode test image 127.0.0.1:$reg_PORT/team/app:$short"* ]]
+	# the image landed in the registry, under both tags, with the digest the run recorded
+	run skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$reg_PORT/team/app:$short"
+	[ "$status" -eq 0 ]
+	[ "sha256:$(printf '%s' "$output" | sha256sum | cut -d' ' -f1)" = "$digest" ]
+	run skopeo inspect --tls-verify=false "docker://127.0.0.1:$reg_PORT/team/app:latest"
+	[ "$status" -eq 0 ]
+}
+
+@test "a failing Dockerfile fails the run before any step; --no-push pushes nothing" {
+	registry_start reg
+	cat >"$REPO/Dockerfile" <<'D'
+FROM bb:1
+RUN echo compiling && exit 7
+D
+	commit_pipeline <<Y
+image:
+  push: 127.0.0.1:$reg_PORT/team/app
+steps:
+  - name: never
+    commands: [echo never]
+Y
+	run_json
+	[ "$status" -eq 1 ]
+	[ "$(step_field image status)" = failed ]
+	[ "$(step_field never status)" = skipped ]
+	printf 'FROM bb:1\n' >"$REPO/Dockerfile"
+	git -C "$REPO" commit -qam fixed
+	run_json --no-push
+	[ "$status" -eq 0 ]
+	! grep -q 'PUT /v2/team/app/manifests' "$reg_LOG"
 }
