@@ -40,8 +40,8 @@ static int common_only(struct cli *cli, int argc, char **argv, int nargs_min, in
 
 int cmd_image_import(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"compression", required_argument, NULL, 'c'}, CLI_COMMON_LONGOPTS};
+	static const struct option longopts[] = {{"compression", required_argument, NULL, 'c'},
+						 CLI_COMMON_LONGOPTS};
 	struct image_pack_opts o;
 	struct image_store *st = NULL;
 	struct error *err = NULL;
@@ -96,9 +96,9 @@ int cmd_image_ls(struct cli *cli, int argc, char **argv)
 
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:s, s:I, s:s?}", "repository", s[i].name,
-					     "tag", s[i].tag, "digest", s[i].manifest_digest, "size",
-					     (json_int_t)s[i].size, "created", s[i].created));
+			    a, json_pack("{s:s, s:s, s:s, s:I, s:s?}", "repository", s[i].name,
+					 "tag", s[i].tag, "digest", s[i].manifest_digest, "size",
+					 (json_int_t)s[i].size, "created", s[i].created));
 		image_summaries_free(s, n);
 		return json_print(a, &err) < 0 ? cli_fail(err) : EXIT_OK;
 	}
@@ -164,10 +164,10 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
 		}
 		image_strv_free(dirs, n);
 	} else {
-		json_auto_t *o = json_pack("{s:s?, s:s, s:O, s:s, s:O}", "ref", img->ref, "digest",
-					   img->manifest_digest, "manifest", img->manifest,
-					   "config_digest", img->config_digest, "config",
-					   img->config);
+		json_auto_t *o =
+		    json_pack("{s:s?, s:s, s:O, s:s, s:O}", "ref", img->ref, "digest",
+			      img->manifest_digest, "manifest", img->manifest, "config_digest",
+			      img->config_digest, "config", img->config);
 
 		rc = json_print(o, &err);
 	}
@@ -265,9 +265,9 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(err);
 	if (cli->json) {
-		json_auto_t *o = json_pack("{s:I, s:I, s:I}", "blobs", (json_int_t)s.blobs,
-					   "layer_dirs", (json_int_t)s.layer_dirs, "bytes",
-					   (json_int_t)s.bytes);
+		json_auto_t *o =
+		    json_pack("{s:I, s:I, s:I}", "blobs", (json_int_t)s.blobs, "layer_dirs",
+			      (json_int_t)s.layer_dirs, "bytes", (json_int_t)s.bytes);
 
 		return json_print(o, &err) < 0 ? cli_fail(err) : EXIT_OK;
 	}
@@ -277,38 +277,36 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv)
 }
 
 const struct command commands_image[] = {
-	{"image import", "make a one-layer image from a root filesystem",
-	 "[--compression zstd|gzip|none] TARBALL|DIR NAME[:TAG]",
-	 "TARBALL may be a tar, .tar.gz or .tar.zst; it is unpacked securely and packed again\n"
-	 "reproducibly (SOURCE_DATE_EPOCH clamps mtimes). Prints the manifest digest.\n"
-	 "Options:\n"
-	 "  -c, --compression C   layer compression: zstd (default), gzip, none\n"
-	 "      --json            print {ref, digest}\n",
-	 cmd_image_import},
-	{"image ls", "list images", "[--json]",
-	 "Columns: REPOSITORY, TAG, DIGEST (short manifest digest), SIZE (compressed), CREATED.\n"
-	 "Options:\n"
-	 "      --json            print a JSON array\n",
-	 cmd_image_ls},
-	{"image inspect", "show an image's manifest and config, or its layer dirs",
-	 "[--layers] REF",
-	 "REF is NAME[:TAG], NAME@sha256:..., or a manifest digest (or a 12+ digit prefix).\n"
-	 "Options:\n"
-	 "  -l, --layers          unpack the layers if needed and print their dirs, topmost\n"
-	 "                        first (the overlay lowerdir order), one per line\n",
-	 cmd_image_inspect},
-	{"image tag", "give an image another name", "SRC DST", "", cmd_image_tag},
-	{"image rm", "remove image tags (data stays until 'image prune')", "REF...", "",
-	 cmd_image_rm},
-	{"image save", "write an image as an OCI archive", "REF FILE.tar",
-	 "The archive is a tar of an OCI layout; skopeo reads it as oci-archive:FILE.tar.\n",
-	 cmd_image_save},
-	{"image load", "load an OCI archive or a docker-save archive", "FILE.tar",
-	 "Every blob digest and layer diff_id is verified and every layer unpacked before\n"
-	 "anything is tagged.\n",
-	 cmd_image_load},
-	{"image prune", "remove unreferenced blobs and layer dirs", "[--json]",
-	 "Layer dirs a live container pinned ($DATA/containers/<id>/layers) are kept.\n",
-	 cmd_image_prune},
-	{NULL, NULL, NULL, NULL, NULL},
+    {"image import", "make a one-layer image from a root filesystem",
+     "[--compression zstd|gzip|none] TARBALL|DIR NAME[:TAG]",
+     "TARBALL may be a tar, .tar.gz or .tar.zst; it is unpacked securely and packed again\n"
+     "reproducibly (SOURCE_DATE_EPOCH clamps mtimes). Prints the manifest digest.\n"
+     "Options:\n"
+     "  -c, --compression C   layer compression: zstd (default), gzip, none\n"
+     "      --json            print {ref, digest}\n",
+     cmd_image_import},
+    {"image ls", "list images", "[--json]",
+     "Columns: REPOSITORY, TAG, DIGEST (short manifest digest), SIZE (compressed), CREATED.\n"
+     "Options:\n"
+     "      --json            print a JSON array\n",
+     cmd_image_ls},
+    {"image inspect", "show an image's manifest and config, or its layer dirs", "[--layers] REF",
+     "REF is NAME[:TAG], NAME@sha256:..., or a manifest digest (or a 12+ digit prefix).\n"
+     "Options:\n"
+     "  -l, --layers          unpack the layers if needed and print their dirs, topmost\n"
+     "                        first (the overlay lowerdir order), one per line\n",
+     cmd_image_inspect},
+    {"image tag", "give an image another name", "SRC DST", "", cmd_image_tag},
+    {"image rm", "remove image tags (data stays until 'image prune')", "REF...", "", cmd_image_rm},
+    {"image save", "write an image as an OCI archive", "REF FILE.tar",
+     "The archive is a tar of an OCI layout; skopeo reads it as oci-archive:FILE.tar.\n",
+     cmd_image_save},
+    {"image load", "load an OCI archive or a docker-save archive", "FILE.tar",
+     "Every blob digest and layer diff_id is verified and every layer unpacked before\n"
+     "anything is tagged.\n",
+     cmd_image_load},
+    {"image prune", "remove unreferenced blobs and layer dirs", "[--json]",
+     "Layer dirs a live container pinned ($DATA/containers/<id>/layers) are kept.\n",
+     cmd_image_prune},
+    {NULL, NULL, NULL, NULL, NULL},
 };

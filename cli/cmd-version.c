@@ -86,8 +86,8 @@ static int print_json(struct cli *cli, struct libversion *libs, const struct cgr
 
 int cmd_version(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS };
-	struct libversion libs[NLIBS] = { 0 };
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS};
+	struct libversion libs[NLIBS] = {0};
 	struct cgroup_host h;
 	struct error *err = NULL;
 	bool have_cg;

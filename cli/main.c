@@ -39,7 +39,8 @@ static const struct command *find_command(int argc, char **argv, int *used)
 {
 	const struct command *best = NULL;
 
-	for_each_command(c) {
+	for_each_command(c)
+	{
 		int words = name_words(c->name), i;
 		const char *p = c->name;
 
@@ -65,9 +66,7 @@ static bool is_group(const char *word)
 {
 	size_t n = strlen(word);
 
-	for_each_command(c)
-		if (!strncmp(c->name, word, n) && c->name[n] == ' ')
-			return true;
+	for_each_command(c) if (!strncmp(c->name, word, n) && c->name[n] == ' ') return true;
 	return false;
 }
 
@@ -75,7 +74,8 @@ static void list_commands(FILE *f, const char *group)
 {
 	size_t n = group ? strlen(group) : 0;
 
-	for_each_command(c) {
+	for_each_command(c)
+	{
 		if (group && (strncmp(c->name, group, n) || c->name[n] != ' '))
 			continue;
 		fprintf(f, "  %-18s %s\n", c->name, c->summary);
@@ -109,7 +109,7 @@ int cmd_help(struct cli *cli, int argc, char **argv)
 	const struct command *c;
 	int used = 0;
 	int opt;
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS };
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS};
 
 	while ((opt = cli_getopt(cli, argc, argv, "+h", longopts)) != -1) {
 		switch (opt) {
@@ -205,11 +205,11 @@ int cli_fail(struct error *err)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		CLI_COMMON_LONGOPTS,
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"version", no_argument, NULL, 'V'},
+	    CLI_COMMON_LONGOPTS,
 	};
-	struct cli cli = { 0 };
+	struct cli cli = {0};
 	const struct command *c;
 	const char *level = getenv("SLIPWAY_LOG");
 	int used = 0, opt, lvl;

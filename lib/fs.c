@@ -242,7 +242,7 @@ static int rm_dir_contents(struct rm_ctx *c, int dfd, int depth)
 
 int rm_rf(const char *path, struct error **err)
 {
-	struct rm_ctx c = { .top = path, .err = err };
+	struct rm_ctx c = {.top = path, .err = err};
 	struct stat st;
 	int r;
 

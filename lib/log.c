@@ -13,7 +13,7 @@
 static enum log_level log_level = LOG_WARN;
 static bool log_json;
 
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void log_setup(enum log_level level, bool json)
 {

@@ -125,7 +125,7 @@ int parse_int(const char *s, int64_t min, int64_t max, int64_t *out, struct erro
 
 void format_size(uint64_t bytes, char *out, size_t outlen)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)bytes;
 	int u = 0;
 

@@ -65,32 +65,32 @@ static json_t *build(json_t *obj, const char *const *keys, json_t **vals, size_t
 json_t *step_to_json(const struct step_info *p)
 {
 	static const char *const keys[] = {
-		"name",
-		"status",
-		"exit_code",
-		"oom_killed",
-		"timed_out",
-		"started_at",
-		"finished_at",
-		"memory_peak_bytes",
-		"memory_limit_bytes",
-		"cpu_us",
-		"io_read_bytes",
-		"io_write_bytes",
+	    "name",
+	    "status",
+	    "exit_code",
+	    "oom_killed",
+	    "timed_out",
+	    "started_at",
+	    "finished_at",
+	    "memory_peak_bytes",
+	    "memory_limit_bytes",
+	    "cpu_us",
+	    "io_read_bytes",
+	    "io_write_bytes",
 	};
 	json_t *vals[] = {
-		json_string(p->name),
-		json_string(step_status_name(p->status)),
-		p->exit_code < 0 ? json_null() : json_integer(p->exit_code),
-		json_boolean(p->oom_killed),
-		json_boolean(p->timed_out),
-		time_json(p->started_at),
-		time_json(p->finished_at),
-		opt_int_json(p->memory_peak_bytes),
-		opt_int_json(p->memory_limit_bytes),
-		opt_int_json(p->cpu_us),
-		opt_int_json(p->io_read_bytes),
-		opt_int_json(p->io_write_bytes),
+	    json_string(p->name),
+	    json_string(step_status_name(p->status)),
+	    p->exit_code < 0 ? json_null() : json_integer(p->exit_code),
+	    json_boolean(p->oom_killed),
+	    json_boolean(p->timed_out),
+	    time_json(p->started_at),
+	    time_json(p->finished_at),
+	    opt_int_json(p->memory_peak_bytes),
+	    opt_int_json(p->memory_limit_bytes),
+	    opt_int_json(p->cpu_us),
+	    opt_int_json(p->io_read_bytes),
+	    opt_int_json(p->io_write_bytes),
 	};
 
 	_Static_assert(ARRAY_SIZE(keys) == ARRAY_SIZE(vals), "one value per key");
@@ -101,9 +101,9 @@ json_t *run_to_json(const struct run_info *r, bool with_steps, const struct step
 		    size_t nsteps)
 {
 	static const char *const keys[] = {
-		"id",	     "repo",	   "number",	  "commit",	 "branch",
-		"tag",	     "event",	   "trigger",	  "status",	 "parent",
-		"queued_at", "started_at", "finished_at", "duration_ms", "image_digest",
+	    "id",	 "repo",       "number",      "commit",	     "branch",
+	    "tag",	 "event",      "trigger",     "status",	     "parent",
+	    "queued_at", "started_at", "finished_at", "duration_ms", "image_digest",
 	};
 	int64_t duration = -1;
 	json_t *obj, *arr;
@@ -113,21 +113,21 @@ json_t *run_to_json(const struct run_info *r, bool with_steps, const struct step
 	if (r->started_at > 0 && duration < 0)
 		duration = 0; /* the clock went back */
 	json_t *vals[] = {
-		json_integer(r->id),
-		json_string(r->repo ? r->repo : ""),
-		json_integer(r->number),
-		json_string(r->commit ? r->commit : ""),
-		str_json(r->branch),
-		str_json(r->tag),
-		json_string(r->event ? r->event : ""),
-		json_string(r->trigger ? r->trigger : ""),
-		json_string(run_status_name(r->status)),
-		r->parent > 0 ? json_integer(r->parent) : json_null(),
-		time_json(r->queued_at),
-		time_json(r->started_at),
-		time_json(r->finished_at),
-		opt_int_json(duration),
-		str_json(r->image_digest),
+	    json_integer(r->id),
+	    json_string(r->repo ? r->repo : ""),
+	    json_integer(r->number),
+	    json_string(r->commit ? r->commit : ""),
+	    str_json(r->branch),
+	    str_json(r->tag),
+	    json_string(r->event ? r->event : ""),
+	    json_string(r->trigger ? r->trigger : ""),
+	    json_string(run_status_name(r->status)),
+	    r->parent > 0 ? json_integer(r->parent) : json_null(),
+	    time_json(r->queued_at),
+	    time_json(r->started_at),
+	    time_json(r->finished_at),
+	    opt_int_json(duration),
+	    str_json(r->image_digest),
 	};
 
 	_Static_assert(ARRAY_SIZE(keys) == ARRAY_SIZE(vals), "one value per key");
@@ -150,18 +150,18 @@ json_t *run_to_json(const struct run_info *r, bool with_steps, const struct step
 json_t *deploy_to_json(const struct deploy_record *d)
 {
 	static const char *const keys[] = {
-		"name",	    "kind",	  "status",	 "http_status",
-		"attempts", "started_at", "finished_at", "error",
+	    "name",	"kind",	      "status",	     "http_status",
+	    "attempts", "started_at", "finished_at", "error",
 	};
 	json_t *vals[] = {
-		json_string(d->name ? d->name : ""),
-		json_string(deploy_kind_name(d->kind)),
-		json_string(step_status_name(d->status)),
-		d->http_status > 0 ? json_integer(d->http_status) : json_null(),
-		json_integer(d->attempts),
-		time_json(d->started_at),
-		time_json(d->finished_at),
-		str_json(d->error),
+	    json_string(d->name ? d->name : ""),
+	    json_string(deploy_kind_name(d->kind)),
+	    json_string(step_status_name(d->status)),
+	    d->http_status > 0 ? json_integer(d->http_status) : json_null(),
+	    json_integer(d->attempts),
+	    time_json(d->started_at),
+	    time_json(d->finished_at),
+	    str_json(d->error),
 	};
 
 	_Static_assert(ARRAY_SIZE(keys) == ARRAY_SIZE(vals), "one value per key");

@@ -166,10 +166,10 @@ static struct log_quota *quota_get(struct store *st, int64_t run_id, int64_t ste
 	}
 	q = &st->quotas[st->nquotas++];
 	*q = (struct log_quota){
-		.run_id = run_id,
-		.step_id = step_id,
-		.bytes = (uint64_t)sqlite3_column_int64(s, 0),
-		.truncated = sqlite3_column_int(s, 1),
+	    .run_id = run_id,
+	    .step_id = step_id,
+	    .bytes = (uint64_t)sqlite3_column_int64(s, 0),
+	    .truncated = sqlite3_column_int(s, 1),
 	};
 	return q;
 }
@@ -193,12 +193,12 @@ static int pending_add(struct store *st, int64_t run_id, int64_t step_id, int64_
 	if (!st->npending)
 		st->pending_since = store_now_ms();
 	st->pending[st->npending++] = (struct pending_line){
-		.run_id = run_id,
-		.step_id = step_id,
-		.t_ms = t_ms,
-		.stream = stream,
-		.text = text,
-		.len = len,
+	    .run_id = run_id,
+	    .step_id = step_id,
+	    .t_ms = t_ms,
+	    .stream = stream,
+	    .text = text,
+	    .len = len,
 	};
 	st->pending_bytes += len;
 	return 0;
@@ -383,14 +383,13 @@ int store_logs_read(struct store *st, int64_t run_id, int64_t step_id, int64_t a
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int stream = sqlite3_column_int(s, 3);
 		struct log_line line = {
-			.id = sqlite3_column_int64(s, 0),
-			.step_id = sqlite3_column_type(s, 1) == SQLITE_NULL
-				       ? 0
-				       : sqlite3_column_int64(s, 1),
-			.t_ms = sqlite3_column_int64(s, 2),
-			.stream = stream >= 0 && stream <= LOG_SYSTEM ? (enum log_stream)stream
-								      : LOG_SYSTEM,
-			.text = (const char *)sqlite3_column_text(s, 4),
+		    .id = sqlite3_column_int64(s, 0),
+		    .step_id =
+			sqlite3_column_type(s, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 1),
+		    .t_ms = sqlite3_column_int64(s, 2),
+		    .stream =
+			stream >= 0 && stream <= LOG_SYSTEM ? (enum log_stream)stream : LOG_SYSTEM,
+		    .text = (const char *)sqlite3_column_text(s, 4),
 		};
 
 		line.len = (size_t)sqlite3_column_bytes(s, 4);

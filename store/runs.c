@@ -14,9 +14,9 @@
 #include "store/internal.h"
 
 static const char *const run_status_names[] = {
-	[RUN_QUEUED] = "queued",	   [RUN_RUNNING] = "running", [RUN_PASSED] = "passed",
-	[RUN_FAILED] = "failed",	   [RUN_ERROR] = "error",     [RUN_CANCELLED] = "cancelled",
-	[RUN_INTERRUPTED] = "interrupted",
+    [RUN_QUEUED] = "queued",	       [RUN_RUNNING] = "running", [RUN_PASSED] = "passed",
+    [RUN_FAILED] = "failed",	       [RUN_ERROR] = "error",	  [RUN_CANCELLED] = "cancelled",
+    [RUN_INTERRUPTED] = "interrupted",
 };
 
 const char *run_status_name(enum run_status s)
@@ -239,11 +239,11 @@ int store_repos_list(struct store *st, struct repo_info **out, size_t *n, struct
 			alloc = na;
 		}
 		v[len] = (struct repo_info){
-			.id = sqlite3_column_int64(s, 0),
-			.name = store_col_text(s, 1, &oom),
-			.url = store_col_text(s, 2, &oom),
-			.trusted = sqlite3_column_int(s, 3),
-			.created_at = sqlite3_column_int64(s, 4),
+		    .id = sqlite3_column_int64(s, 0),
+		    .name = store_col_text(s, 1, &oom),
+		    .url = store_col_text(s, 2, &oom),
+		    .trusted = sqlite3_column_int(s, 3),
+		    .created_at = sqlite3_column_int64(s, 4),
 		};
 		len++;
 		if (oom) {
@@ -775,9 +775,9 @@ int store_recover_interrupted(struct store *st, int (*cleanup)(const struct run_
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct dead_run d = {
-			.id = sqlite3_column_int64(s, 0),
-			.pid = store_col_opt_int(s, 1),
-			.start = store_col_opt_int(s, 2),
+		    .id = sqlite3_column_int64(s, 0),
+		    .pid = store_col_opt_int(s, 1),
+		    .start = store_col_opt_int(s, 2),
 		};
 
 		if (d.pid > 0 && d.pid <= INT32_MAX && owner_alive((pid_t)d.pid, d.start))

@@ -7,25 +7,24 @@
 #include "store/internal.h"
 
 static const char *const step_status_names[] = {
-	[STEP_PENDING] = "pending", [STEP_RUNNING] = "running",
-	[STEP_PASSED] = "passed",   [STEP_FAILED] = "failed",
-	[STEP_SKIPPED] = "skipped", [STEP_CANCELLED] = "cancelled",
-	[STEP_ERROR] = "error",	    [STEP_INTERRUPTED] = "interrupted",
+    [STEP_PENDING] = "pending", [STEP_RUNNING] = "running",	    [STEP_PASSED] = "passed",
+    [STEP_FAILED] = "failed",	[STEP_SKIPPED] = "skipped",	    [STEP_CANCELLED] = "cancelled",
+    [STEP_ERROR] = "error",	[STEP_INTERRUPTED] = "interrupted",
 };
 static const char *const step_kind_names[] = {
-	[STEP_KIND_STEP] = "step",
-	[STEP_KIND_SERVICE] = "service",
-	[STEP_KIND_DEPLOY] = "deploy",
-	[STEP_KIND_BUILD] = "build",
+    [STEP_KIND_STEP] = "step",
+    [STEP_KIND_SERVICE] = "service",
+    [STEP_KIND_DEPLOY] = "deploy",
+    [STEP_KIND_BUILD] = "build",
 };
 static const char *const deploy_kind_names[] = {
-	[DEPLOY_WEBHOOK] = "webhook",
-	[DEPLOY_COMMAND] = "command",
+    [DEPLOY_WEBHOOK] = "webhook",
+    [DEPLOY_COMMAND] = "command",
 };
 static const char *const log_stream_names[] = {
-	[LOG_STDOUT] = "stdout",
-	[LOG_STDERR] = "stderr",
-	[LOG_SYSTEM] = "system",
+    [LOG_STDOUT] = "stdout",
+    [LOG_STDERR] = "stderr",
+    [LOG_SYSTEM] = "system",
 };
 
 #define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? (table)[v] : NULL)

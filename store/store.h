@@ -217,13 +217,13 @@ struct step_result {
 };
 /* A step_result that changes nothing but the status. */
 #define STEP_RESULT_INIT(st)                                                                       \
-	((struct step_result){ .status = (st),                                                     \
-			       .exit_code = -1,                                                    \
-			       .memory_peak_bytes = -1,                                            \
-			       .memory_limit_bytes = -1,                                           \
-			       .cpu_us = -1,                                                       \
-			       .io_read_bytes = -1,                                                \
-			       .io_write_bytes = -1 })
+	((struct step_result){.status = (st),                                                      \
+			      .exit_code = -1,                                                     \
+			      .memory_peak_bytes = -1,                                             \
+			      .memory_limit_bytes = -1,                                            \
+			      .cpu_us = -1,                                                        \
+			      .io_read_bytes = -1,                                                 \
+			      .io_write_bytes = -1})
 
 /* A pending step of the run; name: 1-128 bytes of UTF-8 without control characters or '/'
  * (RUN/STEP), unique per run and kind. */

@@ -104,7 +104,7 @@ int store_timeline_append(struct store *st, int64_t step_id, const struct timeli
 	cleanup_stmt sqlite3_stmt *last = NULL;
 	cleanup_stmt sqlite3_stmt *put = NULL;
 	struct buf data;
-	struct timeline_sample prev = { 0 };
+	struct timeline_sample prev = {0};
 	int64_t chunk_id = -1, count = 0;
 	int rc;
 
@@ -200,7 +200,7 @@ int store_timeline_read(struct store *st, int64_t step_id, struct timeline_sampl
 		return -1;
 	sqlite3_bind_int64(s, 1, step_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct timeline_sample prev = { 0 };
+		struct timeline_sample prev = {0};
 		int64_t count = sqlite3_column_int64(s, 0);
 		const uint8_t *blob = sqlite3_column_blob(s, 1);
 		size_t bytes = (size_t)sqlite3_column_bytes(s, 1);

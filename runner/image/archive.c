@@ -308,7 +308,8 @@ static int read_archive(struct load *l, struct error **err)
 				goto out;
 		} else if (!strcmp(name, "oci-layout") || !strcmp(name, "repositories") ||
 			   !strcmp(name, "VERSION") || strstr(name, "/VERSION") ||
-			   (strstr(name, "/json") && !strncmp(name + strlen(name) - 5, "/json", 5))) {
+			   (strstr(name, "/json") &&
+			    !strncmp(name + strlen(name) - 5, "/json", 5))) {
 			continue;
 		} else if (read_blob(l, a, name, buf, err) < 0) {
 			goto out;
@@ -385,9 +386,9 @@ static int load_oci(struct load *l, struct error **err)
 	ms = json_get_array(idx, "manifests");
 	if (!ms || json_array_size(ms) == 0)
 		return error_failed(err, "load '%s': index.json lists no image", l->path);
-	json_array_foreach(ms, i, m)
-	{
-		const char *d = json_get_str(m, "digest", ""), *mt = json_get_str(m, "mediaType", "");
+	json_array_foreach (ms, i, m) {
+		const char *d = json_get_str(m, "digest", ""),
+			   *mt = json_get_str(m, "mediaType", "");
 		json_t *ann = json_get_obj(m, "annotations");
 		const char *name = json_get_str(ann, "io.containerd.image.name", NULL);
 
@@ -415,7 +416,8 @@ static int load_oci(struct load *l, struct error **err)
  * blob); a new OCI manifest is written for each image. */
 static int load_docker(struct load *l, struct error **err)
 {
-	json_auto_t *list = json_parse(l->manifest_json, l->manifest_json_len, "manifest.json", err);
+	json_auto_t *list =
+	    json_parse(l->manifest_json, l->manifest_json_len, "manifest.json", err);
 	json_t *item;
 	size_t i;
 
@@ -423,10 +425,10 @@ static int load_docker(struct load *l, struct error **err)
 		return error_wrap(err, "load '%s'", l->path);
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return error_failed(err, "load '%s': manifest.json lists no image", l->path);
-	json_array_foreach(list, i, item)
-	{
+	json_array_foreach (list, i, item) {
 		const struct named_blob *cfg = find_file(l, json_get_str(item, "Config", ""));
-		json_t *layers = json_get_array(item, "Layers"), *tags = json_get_array(item, "RepoTags");
+		json_t *layers = json_get_array(item, "Layers"),
+		       *tags = json_get_array(item, "RepoTags");
 		json_auto_t *man = NULL;
 		json_t *ml, *lname, *t;
 		cleanup_free char *mbytes = NULL;
@@ -434,25 +436,24 @@ static int load_docker(struct load *l, struct error **err)
 		size_t k;
 
 		if (!cfg || !layers)
-			return error_failed(err, "load '%s': manifest.json entry %zu: config or "
-						 "layers missing from the archive",
+			return error_failed(err,
+					    "load '%s': manifest.json entry %zu: config or "
+					    "layers missing from the archive",
 					    l->path, i);
 		man = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[]}", "schemaVersion", 2,
 				"mediaType", MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG,
 				"digest", cfg->digest, "size", (json_int_t)cfg->size, "layers");
 		ml = json_get_array(man, "layers");
-		json_array_foreach(layers, k, lname)
-		{
-			const struct named_blob *f = find_file(l, json_string_value(lname)
-									  ? json_string_value(lname)
-									  : "");
+		json_array_foreach (layers, k, lname) {
+			const struct named_blob *f =
+			    find_file(l, json_string_value(lname) ? json_string_value(lname) : "");
 
 			if (!f)
-				return error_failed(err, "load '%s': layer '%s' is missing", l->path,
-						    json_string_value(lname));
+				return error_failed(err, "load '%s': layer '%s' is missing",
+						    l->path, json_string_value(lname));
 			json_array_append_new(ml, json_pack("{s:s, s:s, s:I}", "mediaType",
-							    MT_OCI_LAYER, "digest", f->digest, "size",
-							    (json_int_t)f->size));
+							    MT_OCI_LAYER, "digest", f->digest,
+							    "size", (json_int_t)f->size));
 		}
 		mbytes = json_dumps(man, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!mbytes || image_blob_put(l->st, mbytes, strlen(mbytes), mdigest, err) < 0)
@@ -461,9 +462,9 @@ static int load_docker(struct load *l, struct error **err)
 			return error_errno(err, "load");
 		if (check_image(l, mdigest, err) < 0)
 			return -1;
-		json_array_foreach(tags, k, t)
-		{
-			if (json_string_value(t) && add_tag(l, json_string_value(t), mdigest, err) < 0)
+		json_array_foreach (tags, k, t) {
+			if (json_string_value(t) &&
+			    add_tag(l, json_string_value(t), mdigest, err) < 0)
 				return -1;
 		}
 	}
@@ -488,8 +489,9 @@ int image_load(struct image_store *st, const char *path, char ***refs, struct er
 	else if (l.manifest_json)
 		rc = load_docker(&l, err);
 	else
-		rc = error_failed(err, "load '%s': neither an OCI archive (index.json) nor a "
-				       "docker-save archive (manifest.json)",
+		rc = error_failed(err,
+				  "load '%s': neither an OCI archive (index.json) nor a "
+				  "docker-save archive (manifest.json)",
 				  path);
 	if (rc == 0) {
 		cleanup_close int lk = store_lock(st, "index", LOCK_EX, err);

@@ -117,10 +117,11 @@ int image_rootfs(struct image_store *st, const struct image *img, char ***lower_
 	for (size_t i = 0; i < img->n_layers; i++) {
 		const struct image_layer *l = &img->layers[img->n_layers - 1 - i];
 
-		if (store_unpack_layer(st, l, err) < 0 || !(v[i] = store_layer_dir(st, l->diff_id))) {
+		if (store_unpack_layer(st, l, err) < 0 ||
+		    !(v[i] = store_layer_dir(st, l->diff_id))) {
 			image_strv_free(v, img->n_layers);
-			return error_wrap(err, "image '%s'", img->ref ? img->ref
-								       : img->manifest_digest);
+			return error_wrap(err, "image '%s'",
+					  img->ref ? img->ref : img->manifest_digest);
 		}
 	}
 	*lower_dirs = v;
@@ -268,8 +269,8 @@ static const char *host_arch(void)
 {
 	static const struct {
 		const char *uname, *oci;
-	} map[] = {{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"},
-		   {"i686", "386"},	{"ppc64le", "ppc64le"}, {"s390x", "s390x"},
+	} map[] = {{"x86_64", "amd64"},	  {"aarch64", "arm64"},	  {"armv7l", "arm"},
+		   {"i686", "386"},	  {"ppc64le", "ppc64le"}, {"s390x", "s390x"},
 		   {"riscv64", "riscv64"}};
 	struct utsname u;
 
@@ -337,10 +338,10 @@ int image_commit(struct image_store *st, const struct image *parent,
 		return error_failed(err, "commit: the parent image has no rootfs");
 	for (size_t i = 0; i < n_layers; i++) {
 		json_array_append_new(diff_ids, json_string(layers[i].diff_id));
-		json_array_append_new(mlayers, json_pack("{s:s, s:s, s:I}", "mediaType",
-							 layers[i].media_type, "digest",
-							 layers[i].digest, "size",
-							 (json_int_t)layers[i].size));
+		json_array_append_new(mlayers,
+				      json_pack("{s:s, s:s, s:I}", "mediaType",
+						layers[i].media_type, "digest", layers[i].digest,
+						"size", (json_int_t)layers[i].size));
 	}
 	json_array_append_new(history, json_pack("{s:s, s:s, s:b}", "created", created,
 						 "created_by", created_by ? created_by : "",
@@ -509,8 +510,7 @@ int image_prune(struct image_store *st, struct image_prune_stats *stats, struct 
 	idx = lk >= 0 ? store_index_read(st, err) : NULL;
 	if (!idx)
 		return -1;
-	json_array_foreach(json_get_array(idx, "manifests"), i, m)
-	{
+	json_array_foreach (json_get_array(idx, "manifests"), i, m) {
 		const char *d = json_get_str(m, "digest", "");
 		struct image *img = NULL;
 

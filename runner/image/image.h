@@ -86,19 +86,19 @@ char *image_ref_name_tag(const struct image_ref *r);
 /* --- images ------------------------------------------------------------------------------ */
 
 struct image_layer {
-	char *digest;     /* blob digest "sha256:..." */
+	char *digest;	  /* blob digest "sha256:..." */
 	char *media_type; /* one of MT_*_LAYER* */
-	int64_t size;     /* blob size */
-	char *diff_id;    /* digest of the uncompressed tar, from the config */
+	int64_t size;	  /* blob size */
+	char *diff_id;	  /* digest of the uncompressed tar, from the config */
 };
 
 struct image {
-	char *ref;             /* the NAME:TAG it was found by; NULL when looked up by digest */
+	char *ref;	       /* the NAME:TAG it was found by; NULL when looked up by digest */
 	char *manifest_digest; /* "sha256:..." */
 	int64_t manifest_size;
 	char *config_digest;
-	json_t *manifest; /* owned reference */
-	json_t *config;   /* owned reference: the whole image config */
+	json_t *manifest;	    /* owned reference */
+	json_t *config;		    /* owned reference: the whole image config */
 	struct image_layer *layers; /* bottom layer first, as in the manifest */
 	size_t n_layers;
 };
@@ -112,7 +112,7 @@ int image_lookup(struct image_store *st, const char *ref, struct image **out, st
 /* What a container takes from the image config (the "config" object). NULL-terminated
  * arrays, NULL when absent. Caller releases with image_exec_release. */
 struct image_exec {
-	char **env;        /* "K=V" */
+	char **env; /* "K=V" */
 	char **entrypoint;
 	char **cmd;
 	char *workdir;
@@ -150,7 +150,7 @@ int image_compression_parse(const char *s, enum image_compression *out, struct e
 
 struct image_pack_opts {
 	enum image_compression compression;
-	bool overlay_upper;        /* dir is an overlay upper dir: char 0/0 -> .wh.NAME,
+	bool overlay_upper;	   /* dir is an overlay upper dir: char 0/0 -> .wh.NAME,
 				      trusted.overlay.opaque=y -> .wh..wh..opq */
 	int64_t source_date_epoch; /* clamp mtimes to it; -1 for none ($SOURCE_DATE_EPOCH is
 				      read by image_pack_opts_default) */
@@ -192,8 +192,7 @@ int image_blob_read(struct image_store *st, const char *digest, size_t max, char
  * checks the digest (when expected is non-NULL) and renames it into place. */
 struct image_blob_writer;
 int image_blob_begin(struct image_store *st, struct image_blob_writer **w, struct error **err);
-int image_blob_write(struct image_blob_writer *w, const void *data, size_t len,
-		     struct error **err);
+int image_blob_write(struct image_blob_writer *w, const void *data, size_t len, struct error **err);
 /* Frees w in every case. digest_out (optional) gets "sha256:<hex>" (IMAGE_DIGEST_LEN + 1). */
 int image_blob_commit(struct image_blob_writer *w, const char *expected, char *digest_out,
 		      int64_t *size, struct error **err);

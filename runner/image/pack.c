@@ -239,7 +239,7 @@ static int pack_one(struct pack *p, int dirfd, const char *rel_dir, const char *
 	if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)) {
 		fd = openat(dirfd, name,
 			    (S_ISDIR(sb.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_NOFOLLOW |
-				    O_CLOEXEC);
+				O_CLOEXEC);
 		if (fd < 0) {
 			error_errno(err, "open '%s'", rel);
 			goto out;
@@ -321,7 +321,7 @@ out:
 
 struct sort_item {
 	const char *key; /* the name in the tar */
-	char *name;      /* the name on disk */
+	char *name;	 /* the name on disk */
 	char *owned_key;
 };
 
@@ -351,7 +351,8 @@ static int pack_tree(struct pack *p, int dirfd, const char *rel_dir, struct erro
 
 		items[i].name = names[i];
 		items[i].key = names[i];
-		if (p->o->overlay_upper && fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (p->o->overlay_upper &&
+		    fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(0, 0) &&
 		    asprintf(&items[i].owned_key, ".wh.%s", names[i]) > 0)
 			items[i].key = items[i].owned_key;

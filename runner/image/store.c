@@ -32,8 +32,8 @@ int image_store_open(const char *data_dir, struct image_store **out, struct erro
 	st->layers_dir = path_join(data_dir, "layers");
 	st->tmp_dir = path_join(data_dir, "tmp");
 	st->containers_dir = path_join(data_dir, "containers");
-	if (!st->data_dir || !st->layout_dir || !st->blobs_dir || !st->layers_dir ||
-	    !st->tmp_dir || !st->containers_dir) {
+	if (!st->data_dir || !st->layout_dir || !st->blobs_dir || !st->layers_dir || !st->tmp_dir ||
+	    !st->containers_dir) {
 		image_store_close(st);
 		return error_errno(err, "open image store");
 	}
@@ -382,8 +382,7 @@ void index_set_tag(json_t *index, const char *name_tag, const char *digest, cons
 	size_t i;
 	json_t *m;
 
-	json_array_foreach(ms, i, m)
-	{
+	json_array_foreach (ms, i, m) {
 		const char *r = entry_ref_name(m);
 
 		if (r && !strcmp(r, name_tag)) {
@@ -412,8 +411,7 @@ static json_t *index_find(json_t *index, const char *ref, const char **name_tag_
 			error_usage(err, "invalid digest '%s'", ref);
 			return NULL;
 		}
-		json_array_foreach(ms, i, m)
-		{
+		json_array_foreach (ms, i, m) {
 			const char *d = json_get_str(m, "digest", "");
 
 			if (!strncmp(d, "sha256:", 7) && !strncmp(d + 7, hex, hexlen)) {
@@ -435,8 +433,7 @@ static json_t *index_find(json_t *index, const char *ref, const char **name_tag_
 		if (image_ref_parse(ref, &r, err) < 0)
 			return NULL;
 		nt = image_ref_name_tag(&r);
-		json_array_foreach(ms, i, m)
-		{
+		json_array_foreach (ms, i, m) {
 			const char *rn = entry_ref_name(m);
 			const char *d = json_get_str(m, "digest", "");
 
@@ -489,8 +486,8 @@ void image_layer_release(struct image_layer *l)
 static bool layer_media_type_known(const char *mt)
 {
 	static const char *const known[] = {
-		MT_OCI_LAYER,	      MT_OCI_LAYER_GZIP,    MT_OCI_LAYER_ZSTD, MT_DOCKER_LAYER,
-		MT_DOCKER_LAYER_GZIP, MT_DOCKER_LAYER_ZSTD,
+	    MT_OCI_LAYER,    MT_OCI_LAYER_GZIP,	   MT_OCI_LAYER_ZSTD,
+	    MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZIP, MT_DOCKER_LAYER_ZSTD,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
@@ -523,8 +520,8 @@ int image_from_manifest(struct image_store *st, const char *digest, const char *
 		error_failed(err, "manifest '%s' has unsupported media type '%s'", digest, mt);
 		goto fail;
 	}
-	img->config_digest = strdup(
-		json_get_str(json_get_obj(img->manifest, "config"), "digest", ""));
+	img->config_digest =
+	    strdup(json_get_str(json_get_obj(img->manifest, "config"), "digest", ""));
 	if (image_blob_read(st, img->config_digest, MAX_CONFIG_BYTES, &cdata, &clen, err) < 0)
 		goto fail;
 	img->config = json_parse(cdata, clen, "image config", err);
@@ -533,8 +530,9 @@ int image_from_manifest(struct image_store *st, const char *digest, const char *
 	layers = json_get_array(img->manifest, "layers");
 	diff_ids = json_get_array(json_get_obj(img->config, "rootfs"), "diff_ids");
 	if (!layers || !diff_ids || json_array_size(layers) != json_array_size(diff_ids)) {
-		error_failed(err, "image '%s': the manifest's layers and the config's diff_ids "
-				  "do not match",
+		error_failed(err,
+			     "image '%s': the manifest's layers and the config's diff_ids "
+			     "do not match",
 			     digest);
 		goto fail;
 	}
@@ -544,10 +542,10 @@ int image_from_manifest(struct image_store *st, const char *digest, const char *
 		error_errno(err, "load image");
 		goto fail;
 	}
-	json_array_foreach(layers, i, l)
-	{
+	json_array_foreach (layers, i, l) {
 		struct image_layer *il = &img->layers[i];
-		const char *d = json_get_str(l, "digest", ""), *lmt = json_get_str(l, "mediaType", "");
+		const char *d = json_get_str(l, "digest", ""),
+			   *lmt = json_get_str(l, "mediaType", "");
 		const char *di = json_string_value(json_array_get(diff_ids, i));
 
 		if (!digest_valid(d) || !di || !digest_valid(di)) {
@@ -605,8 +603,7 @@ static char **json_strv(const json_t *a, struct error **err)
 		error_errno(err, "image config");
 		return NULL;
 	}
-	json_array_foreach(a, i, s)
-	{
+	json_array_foreach (a, i, s) {
 		v[i] = strdup(json_string_value(s) ? json_string_value(s) : "");
 	}
 	return v;
@@ -722,8 +719,7 @@ int image_remove(struct image_store *st, const char *ref, struct error **err)
 		return -1;
 	ms = json_get_array(idx, "manifests");
 	if (nt) {
-		json_array_foreach(ms, i, m)
-		{
+		json_array_foreach (ms, i, m) {
 			const char *rn = entry_ref_name(m);
 
 			if (rn && !strcmp(rn, nt)) {
@@ -773,8 +769,7 @@ int image_list(struct image_store *st, struct image_summary **out, size_t *n, st
 	s = calloc(json_array_size(ms) + 1, sizeof(*s));
 	if (!s)
 		return error_errno(err, "list images");
-	json_array_foreach(ms, i, m)
-	{
+	json_array_foreach (ms, i, m) {
 		const char *rn = entry_ref_name(m), *colon;
 		struct image *img = NULL;
 		struct error *e = NULL;

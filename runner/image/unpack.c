@@ -107,10 +107,9 @@ static ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
 	return n;
 }
 
-static int entry_fail(struct unpack *u, const char *name, struct error **err, const char *fmt,
-		      ...) __attribute__((format(printf, 4, 5)));
-static int entry_fail(struct unpack *u, const char *name, struct error **err, const char *fmt,
-		      ...)
+static int entry_fail(struct unpack *u, const char *name, struct error **err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int entry_fail(struct unpack *u, const char *name, struct error **err, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -153,8 +152,8 @@ static int clean_path(const char *name, char *out, size_t outlen)
 static int open_beneath(int rootfd, const char *path, int flags, uint64_t resolve)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = resolve | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .resolve = resolve | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
@@ -306,7 +305,8 @@ static int write_file(struct unpack *u, const char *name, int pfd, const char *b
 		}
 	}
 	if (r != ARCHIVE_EOF && u->too_big)
-		return error_failed(err, "layer '%s': more than %llu bytes uncompressed (a tar bomb?)",
+		return error_failed(err,
+				    "layer '%s': more than %llu bytes uncompressed (a tar bomb?)",
 				    u->what, (unsigned long long)u->lim->max_bytes);
 	if (r != ARCHIVE_EOF)
 		return entry_fail(u, name, err, "read data: %s", archive_error_string(u->tar));
@@ -431,9 +431,10 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, struct error 
 			if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0) {
 				/* pfd is O_PATH: go through a real fd. */
 				cleanup_close int dfd =
-					openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				    openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-				if (dfd < 0 || fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+				if (dfd < 0 ||
+				    fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
 					return entry_fail(u, name, err, "mark opaque: %s",
 							  strerror(errno));
 			}
@@ -525,7 +526,8 @@ static void unpack_release(struct unpack *u)
 static int archive_fail(struct unpack *u, struct archive *a, struct error **err)
 {
 	if (u->too_big)
-		return error_failed(err, "layer '%s': more than %llu bytes uncompressed (a tar bomb?)",
+		return error_failed(err,
+				    "layer '%s': more than %llu bytes uncompressed (a tar bomb?)",
 				    u->what, (unsigned long long)u->lim->max_bytes);
 	return error_failed(err, "layer '%s': %s", u->what,
 			    archive_error_string(a) ? archive_error_string(a) : "corrupt archive");
@@ -572,18 +574,15 @@ int layer_unpack_fd(int fd, const char *root, const char *what, const struct lay
 		archive_fail(&u, u.tar, err);
 		goto out;
 	}
-	while ((r = archive_read_next_header(u.tar, &e)) == ARCHIVE_OK ||
-	       r == ARCHIVE_WARN) {
+	while ((r = archive_read_next_header(u.tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (++u.entries > lim->max_entries) {
 			error_failed(err, "layer '%s': more than %llu entries (a tar bomb?)", what,
 				     (unsigned long long)lim->max_entries);
 			goto out;
 		}
-		if (archive_entry_size(e) < 0 ||
-		    (uint64_t)archive_entry_size(e) > lim->max_bytes) {
+		if (archive_entry_size(e) < 0 || (uint64_t)archive_entry_size(e) > lim->max_bytes) {
 			error_failed(err, "layer '%s': entry '%s' is larger than %llu bytes", what,
-				     archive_entry_pathname(e),
-				     (unsigned long long)lim->max_bytes);
+				     archive_entry_pathname(e), (unsigned long long)lim->max_bytes);
 			goto out;
 		}
 		if (unpack_entry(&u, e, err) < 0)

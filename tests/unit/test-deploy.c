@@ -58,7 +58,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 int main(void)
 {
-	struct receiver r = { 0 };
+	struct receiver r = {0};
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	struct deploy_result res;
@@ -68,11 +68,11 @@ int main(void)
 	char *body;
 
 	plan_lazy();
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-			     handle, &r, MHD_OPTION_SOCK_ADDR,
-			     &(struct sockaddr_in){ .sin_family = AF_INET,
-						    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
-			     MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &r,
+	    MHD_OPTION_SOCK_ADDR,
+	    &(struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+	    MHD_OPTION_END);
 	if (!ok(d != NULL, "receiver started"))
 		return done_testing();
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -85,7 +85,7 @@ int main(void)
 	       strstr(body, "\"tag\":null") != NULL,
 	   "payload has the run fields (%s)", body);
 
-	struct deploy_webhook w = { .url = url, .secret = "topsecret", .backoff_ms = 10 };
+	struct deploy_webhook w = {.url = url, .secret = "topsecret", .backoff_ms = 10};
 	is_int(deploy_webhook_send(&w, body, strlen(body), &res, &err), 0, "delivered");
 	is_int(res.http_status, 204, "status recorded");
 	is_int(res.attempts, 1, "one attempt");

@@ -63,9 +63,9 @@ int main(void)
 	ok(image_lookup(st, "app:v1", &base_img, &err) == 0, "lookup base");
 	o.overlay_upper = true;
 	ok(image_layer_from_dir(st, upper, &o, &top, &err) == 0, "pack the upper dir");
-	exec = json_pack("{s:[s,s], s:[s], s:[s], s:s, s:s}", "Env", "PATH=/bin", "A=b",
-			 "Entrypoint", "/bin/app", "Cmd", "--serve", "WorkingDir", "/srv", "User",
-			 "1000:1000");
+	exec =
+	    json_pack("{s:[s,s], s:[s], s:[s], s:s, s:s}", "Env", "PATH=/bin", "A=b", "Entrypoint",
+		      "/bin/app", "Cmd", "--serve", "WorkingDir", "/srv", "User", "1000:1000");
 	ok(image_commit(st, base_img, &top, 1, exec, "RUN make", tags, 2, &digest, &err) == 0,
 	   "commit on the parent with two tags (%s)", err ? err->msg : "ok");
 	json_decref(exec);
@@ -96,7 +96,7 @@ int main(void)
 	ok(stat(p, &sb) == 0, "the base layer is dirs[1]");
 
 	ok(image_overlay_lowerdir(st, dirs, n, 512, &opt, &cd, &err) == 0 && !cd &&
-		   strchr(opt, ':') && opt[0] == '/',
+	       strchr(opt, ':') && opt[0] == '/',
 	   "two layers: absolute lowerdir, no chdir");
 	free(opt);
 	{
@@ -105,8 +105,8 @@ int main(void)
 		for (int i = 0; i < 80; i++)
 			many[i] = i % 2 ? dirs[0] : dirs[1];
 		ok(image_overlay_lowerdir(st, many, 50, 512, &opt, &cd, &err) == 0 && cd &&
-			   !strcmp(cd, image_store_layers_dir(st)) && opt[0] != '/' &&
-			   strlen(opt) == 50 * 65 - 1,
+		       !strcmp(cd, image_store_layers_dir(st)) && opt[0] != '/' &&
+		       strlen(opt) == 50 * 65 - 1,
 		   "50 layers: relative names and a chdir into the layers dir");
 		free(opt);
 		free(cd);

@@ -40,8 +40,8 @@ int main(void)
 	struct archive *a;
 	struct archive_entry *e;
 	int fd, i = 0;
-	const char *want[] = {"a/", "a/.wh.gone", "a/b", "o/", "o/.wh..wh..opq", "o/-first",
-			      "o/z", "z"};
+	const char *want[] = {"a/",	  "a/.wh.gone", "a/b", "o/", "o/.wh..wh..opq",
+			      "o/-first", "o/z",	"z"};
 	bool names_ok = true, owners_ok = true, times_ok = true, no_overlay_xattr = true;
 
 	plan_lazy();

@@ -20,7 +20,7 @@
 
 struct ent {
 	const char *name;
-	char type;          /* f file, d dir, l symlink, h hardlink, c chardev */
+	char type;	    /* f file, d dir, l symlink, h hardlink, c chardev */
 	const char *target; /* symlink or hardlink target, or file data */
 };
 
@@ -145,7 +145,9 @@ int main(void)
 		(struct ent[]){{"up", 'l', "../../outside"}, {"up/pwned", 'f', "x"}}, 2,
 		"up/pwned");
 	refused("symlink chain out",
-		(struct ent[]){{"a", 'd', NULL}, {"a/b", 'l', ".."}, {"a/b/c", 'l', ".."},
+		(struct ent[]){{"a", 'd', NULL},
+			       {"a/b", 'l', ".."},
+			       {"a/b/c", 'l', ".."},
 			       {"a/b/c/pwned", 'f', "x"}},
 		4, "a/b/c/pwned");
 	snprintf(p, sizeof(p), "%s/victim", outside);

@@ -17,12 +17,12 @@ static void check(const struct masker *m, const char *in, const char *want, cons
 
 int main(void)
 {
-	const char *secrets[] = { "hunter22",
-				  "s3cr3t-token",
-				  "hunter22-and-more",
-				  "-----BEGIN KEY-----\nAAAABBBBCCCC\n-----END KEY-----\n",
-				  "ab",
-				  "" };
+	const char *secrets[] = {"hunter22",
+				 "s3cr3t-token",
+				 "hunter22-and-more",
+				 "-----BEGIN KEY-----\nAAAABBBBCCCC\n-----END KEY-----\n",
+				 "ab",
+				 ""};
 	struct masker *m = NULL;
 	struct error *err = NULL;
 

@@ -72,9 +72,9 @@ static struct store *open_store(const char *dir)
 }
 
 static const struct run_spec spec = {
-	.commit = "0123456789abcdef0123456789abcdef01234567",
-	.event = "push",
-	.trigger = "manual",
+    .commit = "0123456789abcdef0123456789abcdef01234567",
+    .event = "push",
+    .trigger = "manual",
 };
 
 /* Collects what store_logs_read passes. */
@@ -127,7 +127,7 @@ static void test_read_back(const char *dir)
 {
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = { 0 };
+	struct lines c = {0};
 	int64_t repo = 0, run = 0, a = 0, b = 0;
 
 	store_repo_ensure(st, "app", "", &repo, &err);
@@ -213,7 +213,7 @@ static void test_cap(const char *dir)
 {
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = { 0 };
+	struct lines c = {0};
 	struct step_info *one = NULL;
 	int64_t repo = 0, run = 0, a = 0, b = 0;
 	char line[32];
@@ -266,7 +266,7 @@ static void test_implicit_flush(const char *dir)
 {
 	struct store *w = open_store(dir), *r = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = { 0 };
+	struct lines c = {0};
 	int64_t repo = 0, run = 0, step = 0;
 
 	store_repo_ensure(w, "implicit", "", &repo, &err);
@@ -294,7 +294,7 @@ static void test_durable_flush(const char *dir)
 {
 	struct store *st = open_store(dir);
 	struct error *err = NULL;
-	struct lines c = { 0 };
+	struct lines c = {0};
 	int64_t repo = 0, run = 0, step = 0;
 	int ready[2], status = 0;
 	char x, run_s[32], step_s[32], fd[16];
@@ -309,8 +309,7 @@ static void test_durable_flush(const char *dir)
 	snprintf(run_s, sizeof(run_s), "%lld", (long long)run);
 	snprintf(step_s, sizeof(step_s), "%lld", (long long)step);
 	snprintf(fd, sizeof(fd), "%d", ready[1]);
-	pid =
-	    spawn((char *const[]){ (char *)self, "append", (char *)dir, run_s, step_s, fd, NULL });
+	pid = spawn((char *const[]){(char *)self, "append", (char *)dir, run_s, step_s, fd, NULL});
 	close(ready[1]);
 	ok(read(ready[0], &x, 1) == 1, "the child appended and flushed 50 lines");
 	close(ready[0]);

@@ -83,11 +83,11 @@ static const char commit1[] = "0123456789abcdef0123456789abcdef01234567";
 static struct run_spec spec(void)
 {
 	return (struct run_spec){
-		.commit = commit1,
-		.branch = "main",
-		.event = "push",
-		.trigger = "manual",
-		.pipeline = "steps:\n  - name: test\n    commands: [make check]\n",
+	    .commit = commit1,
+	    .branch = "main",
+	    .event = "push",
+	    .trigger = "manual",
+	    .pipeline = "steps:\n  - name: test\n    commands: [make check]\n",
 	};
 }
 
@@ -116,8 +116,8 @@ static void test_repos(struct store *st)
 	ok(store_repo_get(st, "nope", &r, &err) == 0 && !r, "an unknown repo reads as none");
 	ok(store_repo_ensure(st, "other", NULL, &b, &err) == 0 && b != a, "a second repo");
 
-	static const char *const bad[] = { "",	  "../x", ".hidden", "/abs",
-					   "a b", "a\nb", "-x",	     "x..y" };
+	static const char *const bad[] = {"",	 "../x", ".hidden", "/abs",
+					  "a b", "a\nb", "-x",	    "x..y"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		ok(store_repo_ensure(st, bad[i], "", &b, &err) < 0 && err &&
 		       err->exit_code == EXIT_USAGE,
@@ -252,7 +252,7 @@ static void test_find_and_list(struct store *st)
 	ok(store_run_find(st, ref, &r, &err) == 0 && r && r->number == 2, "find by numeric id");
 	run_info_free(r);
 	r = NULL;
-	static const char *const bad[] = { "team/app#", "#3", "team/app", "app#x", "", "12a" };
+	static const char *const bad[] = {"team/app#", "#3", "team/app", "app#x", "", "12a"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		OK_ERR(store_run_find(st, bad[i], &r, &err) < 0 && !r &&
 			   err->exit_code == EXIT_USAGE,
@@ -299,23 +299,23 @@ static void test_steps_and_json(struct store *st)
 	int64_t repo = 0, id = 0, s1 = 0, s2 = 0, s3 = 0, svc = 0, dep = 0;
 	struct step_result res;
 	static const char *const run_keys[] = {
-		"id",	       "repo",	      "number",	      "commit", "branch",    "tag",
-		"event",       "trigger",     "status",	      "parent", "queued_at", "started_at",
-		"finished_at", "duration_ms", "image_digest", "steps",
+	    "id",	   "repo",	  "number",	  "commit", "branch",	 "tag",
+	    "event",	   "trigger",	  "status",	  "parent", "queued_at", "started_at",
+	    "finished_at", "duration_ms", "image_digest", "steps",
 	};
 	static const char *const step_keys[] = {
-		"name",
-		"status",
-		"exit_code",
-		"oom_killed",
-		"timed_out",
-		"started_at",
-		"finished_at",
-		"memory_peak_bytes",
-		"memory_limit_bytes",
-		"cpu_us",
-		"io_read_bytes",
-		"io_write_bytes",
+	    "name",
+	    "status",
+	    "exit_code",
+	    "oom_killed",
+	    "timed_out",
+	    "started_at",
+	    "finished_at",
+	    "memory_peak_bytes",
+	    "memory_limit_bytes",
+	    "cpu_us",
+	    "io_read_bytes",
+	    "io_write_bytes",
 	};
 
 	sp.tag = "v1.0";
@@ -464,13 +464,13 @@ static void test_steps_and_json(struct store *st)
 
 	/* deploy results */
 	struct deploy_record d = {
-		.name = "staging",
-		.kind = DEPLOY_WEBHOOK,
-		.status = STEP_PASSED,
-		.http_status = 204,
-		.attempts = 2,
-		.started_at = 1700000000000,
-		.finished_at = 1700000000250,
+	    .name = "staging",
+	    .kind = DEPLOY_WEBHOOK,
+	    .status = STEP_PASSED,
+	    .http_status = 204,
+	    .attempts = 2,
+	    .started_at = 1700000000000,
+	    .finished_at = 1700000000250,
 	};
 	int64_t did = 0;
 
@@ -527,8 +527,8 @@ static void test_delete(struct store *st)
 	struct run_spec sp = spec();
 	struct run_info *r = NULL;
 	struct repo_info *repos = NULL;
-	struct timeline_sample smp = { 250, 4096, 100 };
-	struct deploy_record d = { .name = "hook", .kind = DEPLOY_WEBHOOK, .status = STEP_PASSED };
+	struct timeline_sample smp = {250, 4096, 100};
+	struct deploy_record d = {.name = "hook", .kind = DEPLOY_WEBHOOK, .status = STEP_PASSED};
 	int64_t repo = 0, old = 0, rerun = 0, step = 0, step2 = 0;
 	size_t n = 0;
 
@@ -579,7 +579,7 @@ static void test_concurrent_numbers(const char *dir)
 	size_t n = 0;
 	pid_t kids[2];
 	int go[2], okk = 1;
-	char seen[101] = { 0 }, gofd[16], closefd[16], repo_s[32];
+	char seen[101] = {0}, gofd[16], closefd[16], repo_s[32];
 
 	store_repo_ensure(st, "race", "", &repo, &err);
 	store_close(st); /* no connection crosses fork */
@@ -589,8 +589,8 @@ static void test_concurrent_numbers(const char *dir)
 	snprintf(closefd, sizeof(closefd), "%d", go[1]);
 	snprintf(repo_s, sizeof(repo_s), "%lld", (long long)repo);
 	for (int k = 0; k < 2; k++)
-		kids[k] = spawn((char *const[]){ (char *)self, "create-runs", (char *)dir, repo_s,
-						 gofd, closefd, NULL });
+		kids[k] = spawn((char *const[]){(char *)self, "create-runs", (char *)dir, repo_s,
+						gofd, closefd, NULL});
 	close(go[0]);
 	close(go[1]); /* both start now */
 	for (int k = 0; k < 2; k++) {
@@ -637,7 +637,7 @@ static void test_recover(const char *dir)
 	struct run_spec sp = spec();
 	struct run_info *r = NULL;
 	struct step_info *steps = NULL;
-	struct recovered rec = { 0 };
+	struct recovered rec = {0};
 	int64_t repo = 0, dead = 0, live = 0, reused = 0, s1 = 0, s2 = 0, s3 = 0;
 	size_t n = 0;
 	int block[2], status = 0;
@@ -663,7 +663,7 @@ static void test_recover(const char *dir)
 		exit(1);
 	snprintf(fd, sizeof(fd), "%d", block[0]);
 	snprintf(closefd, sizeof(closefd), "%d", block[1]);
-	child = spawn((char *const[]){ (char *)self, "block", fd, closefd, NULL });
+	child = spawn((char *const[]){(char *)self, "block", fd, closefd, NULL});
 	close(block[0]);
 	ok(store_run_set_owner(st, dead, child, &err) == 0, "the child owns a running run");
 	/* a run recorded with our pid but another start time: the pid was reused */
@@ -673,7 +673,7 @@ static void test_recover(const char *dir)
 			NULL, NULL, NULL) == SQLITE_OK,
 	   "a queued run's owner start time differs from our pid's");
 
-	rec = (struct recovered){ 0 };
+	rec = (struct recovered){0};
 	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1,
 	   "while the owner lives: only "
 	   "the reused-pid run is recovered");
@@ -686,7 +686,7 @@ static void test_recover(const char *dir)
 	waitpid(child, &status, 0);
 	close(block[1]);
 
-	rec = (struct recovered){ 0 };
+	rec = (struct recovered){0};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1, "after kill -9: one run");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -709,7 +709,7 @@ static void test_recover(const char *dir)
 	ok(r && r->status == RUN_RUNNING, "a run owned by a live process is untouched");
 	run_info_free(r);
 
-	rec = (struct recovered){ 0 };
+	rec = (struct recovered){0};
 	ok(store_recover_interrupted(st, on_recover, &rec, &err) == 0 && rec.calls == 0,
 	   "recovering again does nothing");
 	ok(store_recover_interrupted(st, NULL, NULL, &err) == 0, "a NULL callback is fine");
@@ -722,14 +722,14 @@ static void test_recover(const char *dir)
 		pid_t z;
 
 		store_run_create(st, repo, &sp, &zrun, NULL, &err);
-		z = spawn((char *const[]){ (char *)self, "exit", NULL });
+		z = spawn((char *const[]){(char *)self, "exit", NULL});
 		/* WNOWAIT: wait until it has exited but leave it unreaped */
 		waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT);
 		snprintf(sql, sizeof(sql), "UPDATE runs SET owner_pid = %d WHERE id = %lld", (int)z,
 			 (long long)zrun);
 		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 		ok(kill(z, 0) == 0, "the zombie's pid still exists");
-		rec = (struct recovered){ 0 };
+		rec = (struct recovered){0};
 		ok(store_recover_interrupted(st, on_recover, &rec, &err) == 1 && rec.id == zrun,
 		   "a run owned by a zombie is recovered");
 		waitpid(z, NULL, 0);
@@ -775,7 +775,7 @@ static void test_recover_race(const char *dir)
 	char gofd[16], closefd[16], outfd[16];
 
 	store_repo_ensure(st, "race2", "", &repo, &err);
-	gone = spawn((char *const[]){ (char *)self, "exit", NULL });
+	gone = spawn((char *const[]){(char *)self, "exit", NULL});
 	waitpid(gone, NULL, 0);
 	for (int i = 0; i < 20; i++) {
 		char sql[128];
@@ -795,8 +795,8 @@ static void test_recover_race(const char *dir)
 	snprintf(closefd, sizeof(closefd), "%d", go[1]);
 	snprintf(outfd, sizeof(outfd), "%d", fds[1]);
 	for (int k = 0; k < 2; k++)
-		kids[k] = spawn((char *const[]){ (char *)self, "recover", (char *)dir, gofd,
-						 closefd, outfd, NULL });
+		kids[k] = spawn((char *const[]){(char *)self, "recover", (char *)dir, gofd, closefd,
+						outfd, NULL});
 	close(go[0]);
 	close(go[1]);
 	close(fds[1]);
@@ -846,7 +846,7 @@ static int child_recover(char **argv)
 {
 	struct store *st = NULL;
 	struct error *err = NULL;
-	struct recovered rec = { 0 };
+	struct recovered rec = {0};
 
 	if (wait_go(argv[3], argv[4]) < 0 || store_open(argv[2], &st, &err) < 0 ||
 	    store_recover_interrupted(st, on_recover, &rec, &err) < 0)

@@ -39,17 +39,17 @@ static void test_codec(void)
 {
 	struct error *err = NULL;
 	struct buf b = BUF_INIT(1 << 20);
-	struct timeline_sample prev = { 0 }, dprev = { 0 };
+	struct timeline_sample prev = {0}, dprev = {0};
 	struct timeline_sample *out = NULL;
 	size_t len = 0, alloc = 0;
 	const struct timeline_sample v[] = {
-		{ 0, 0, 0 },
-		{ 250, 4096, 10 },
-		{ 500, 1 << 30, 250000 },
-		{ 750, 4096, 250001 }, /* memory falls */
-		{ 1000, INT64_MAX, INT64_MAX },
-		{ 1250, 0, 0 },
-		{ INT64_MAX, INT64_MAX, 1 },
+	    {0, 0, 0},
+	    {250, 4096, 10},
+	    {500, 1 << 30, 250000},
+	    {750, 4096, 250001}, /* memory falls */
+	    {1000, INT64_MAX, INT64_MAX},
+	    {1250, 0, 0},
+	    {INT64_MAX, INT64_MAX, 1},
 	};
 
 	ok(timeline_encode(v, ARRAY_SIZE(v), &prev, &b, &err) == 0, "encode extreme samples");
@@ -61,20 +61,20 @@ static void test_codec(void)
 
 	/* malformed input */
 	len = 0;
-	dprev = (struct timeline_sample){ 0 };
+	dprev = (struct timeline_sample){0};
 	ok(timeline_decode((const uint8_t *)b.data, b.len - 1, ARRAY_SIZE(v), &dprev, &out, &len,
 			   &alloc, &err) < 0,
 	   "a cut chunk is an error");
 	error_clear(&err);
 	len = 0;
-	dprev = (struct timeline_sample){ 0 };
+	dprev = (struct timeline_sample){0};
 	ok(timeline_decode((const uint8_t *)b.data, b.len, ARRAY_SIZE(v) - 1, &dprev, &out, &len,
 			   &alloc, &err) < 0 &&
 	       strstr(err->msg, "bytes after"),
 	   "trailing bytes are an error");
 	error_clear(&err);
-	const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-				 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	len = 0;
 	ok(timeline_decode(junk, sizeof(junk), 1, &dprev, &out, &len, &alloc, &err) < 0,
 	   "an overlong varint is an error");
@@ -91,7 +91,7 @@ static void test_codec(void)
 		for (size_t i = 0; i < rl; i++)
 			rnd[i] = (uint8_t)rand_r(&seed);
 		len = 0;
-		dprev = (struct timeline_sample){ 0 };
+		dprev = (struct timeline_sample){0};
 		if (timeline_decode(rnd, rl, (size_t)(rand_r(&seed) % 30), &dprev, &out, &len,
 				    &alloc, &err) < 0) {
 			if (!err)
@@ -125,9 +125,9 @@ static void test_hour(void)
 	int64_t repo = 0, run = 0, step = 0, bytes = -1, chunks = -1;
 	size_t n = 0, failed = 0;
 	const struct run_spec spec = {
-		.commit = "0123456789abcdef0123456789abcdef01234567",
-		.event = "push",
-		.trigger = "manual",
+	    .commit = "0123456789abcdef0123456789abcdef01234567",
+	    .event = "push",
+	    .trigger = "manual",
 	};
 
 	if (store_open(dir, &st, &err) < 0) {

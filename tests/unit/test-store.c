@@ -170,13 +170,13 @@ static void test_migrate_steps(void)
 	struct store *st = NULL;
 	struct error *err = NULL;
 	static const struct store_migration v2[] = {
-		{ "CREATE TABLE a (x INTEGER)" },
-		{ "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)" },
+	    {"CREATE TABLE a (x INTEGER)"},
+	    {"CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)"},
 	};
 	static const struct store_migration v3_bad[] = {
-		{ "CREATE TABLE a (x INTEGER)" },
-		{ "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)" },
-		{ "CREATE TABLE c (z INTEGER); INSERT INTO nosuchtable VALUES (1)" },
+	    {"CREATE TABLE a (x INTEGER)"},
+	    {"CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1)"},
+	    {"CREATE TABLE c (z INTEGER); INSERT INTO nosuchtable VALUES (1)"},
 	};
 
 	ok(store_open(dir, &st, &err) == 0, "open for the migration runner test");
@@ -308,10 +308,10 @@ static int64_t count_runs(struct store *st)
 }
 
 static const struct run_spec spec = {
-	.commit = "0123456789abcdef0123456789abcdef01234567",
-	.branch = "main",
-	.event = "push",
-	.trigger = "manual",
+    .commit = "0123456789abcdef0123456789abcdef01234567",
+    .branch = "main",
+    .event = "push",
+    .trigger = "manual",
 };
 
 static void test_reader_beside_writer(void)
@@ -357,7 +357,7 @@ static void test_writer_waits_for_other_process(void)
 	if (pipe(ready) < 0)
 		exit(1);
 	snprintf(fd, sizeof(fd), "%d", ready[1]);
-	pid = spawn((char *const[]){ (char *)self, "hold-lock", dir, fd, NULL });
+	pid = spawn((char *const[]){(char *)self, "hold-lock", dir, fd, NULL});
 	close(ready[1]);
 	ok(read(ready[0], &c, 1) == 1, "the other process holds the write lock");
 	close(ready[0]);
