@@ -862,7 +862,7 @@ static void node_run(struct executor *ex, struct node *n)
 	enum step_status status;
 	char sz[32];
 
-	set_step(ex, n, &(struct step_result)STEP_RESULT_INIT(STEP_RUNNING), NULL);
+	set_step(ex, n, &STEP_RESULT_INIT(STEP_RUNNING), NULL);
 	if (node_start(ex, n, &rd, &c, &err) < 0) {
 		step_line(ex, n, "[slipway] %s", err->msg);
 		error_free(err);
@@ -960,7 +960,7 @@ static int step_ready(struct executor *ex, size_t i)
 static void skip_node(struct executor *ex, struct node *n, const char *why, bool dep_failed)
 {
 	step_line(ex, n, "[slipway] skipped: %s", why);
-	set_step(ex, n, &(struct step_result)STEP_RESULT_INIT(STEP_SKIPPED), NULL);
+	set_step(ex, n, &STEP_RESULT_INIT(STEP_SKIPPED), NULL);
 	n->state = NODE_DONE;
 	n->skip_propagates = dep_failed;
 }
@@ -1002,9 +1002,7 @@ static int run_dag(struct executor *ex, struct error **err)
 			if (ex->cancelled) {
 				n->state = NODE_DONE;
 				pthread_mutex_unlock(&ex->mu);
-				set_step(ex, n,
-					 &(struct step_result)STEP_RESULT_INIT(STEP_CANCELLED),
-					 NULL);
+				set_step(ex, n, &STEP_RESULT_INIT(STEP_CANCELLED), NULL);
 				pthread_mutex_lock(&ex->mu);
 				done++;
 				progress = true;
@@ -1069,9 +1067,9 @@ static int start_services(struct executor *ex, struct error **err)
 		struct container *c = NULL;
 
 		rd->fds[0] = rd->fds[1] = -1;
-		set_step(ex, n, &(struct step_result)STEP_RESULT_INIT(STEP_RUNNING), NULL);
+		set_step(ex, n, &STEP_RESULT_INIT(STEP_RUNNING), NULL);
 		if (node_start(ex, n, rd, &c, err) < 0) {
-			set_step(ex, n, &(struct step_result)STEP_RESULT_INIT(STEP_ERROR), NULL);
+			set_step(ex, n, &STEP_RESULT_INIT(STEP_ERROR), NULL);
 			return error_wrap(err, "service '%s'", n->name);
 		}
 		pthread_mutex_lock(&ex->mu);
@@ -1280,7 +1278,7 @@ static int build_pipeline_image(struct executor *ex, struct node *n, struct erro
 		bo.on_container = on_build_container;
 		bo.on_container_arg = ex;
 		merge_resources(&bo.limits, &ex->pipeline->defaults);
-		set_step(ex, n, &(struct step_result)STEP_RESULT_INIT(STEP_RUNNING), NULL);
+		set_step(ex, n, &STEP_RESULT_INIT(STEP_RUNNING), NULL);
 		r = build_image(ex->host, ex->images, &bo, digest, err);
 		fclose(prog);
 		reader_join(&rd);
@@ -1777,7 +1775,7 @@ int executor_run(struct executor *ex, struct executor_result *res, struct error 
 		e = NULL;
 		failed = true;
 	} else {
-		set_step(ex, &build, &(struct step_result)STEP_RESULT_INIT(STEP_PASSED), NULL);
+		set_step(ex, &build, &STEP_RESULT_INIT(STEP_PASSED), NULL);
 	}
 	if (!failed && !ex->cancelled) {
 		if (start_services(ex, &e) < 0)
@@ -1786,11 +1784,9 @@ int executor_run(struct executor *ex, struct executor_result *res, struct error 
 			goto error;
 	} else {
 		for (size_t i = 0; i < ex->n_steps; i++)
-			set_step(ex, &ex->steps[i],
-				 &(struct step_result)STEP_RESULT_INIT(STEP_SKIPPED), NULL);
+			set_step(ex, &ex->steps[i], &STEP_RESULT_INIT(STEP_SKIPPED), NULL);
 		for (size_t i = 0; i < ex->n_services; i++)
-			set_step(ex, &ex->services[i],
-				 &(struct step_result)STEP_RESULT_INIT(STEP_SKIPPED), NULL);
+			set_step(ex, &ex->services[i], &STEP_RESULT_INIT(STEP_SKIPPED), NULL);
 	}
 	for (size_t i = 0; i < ex->n_steps; i++)
 		if ((ex->steps[i].status == STEP_FAILED && !ex->steps[i].failure_ignore) ||
@@ -1814,8 +1810,7 @@ error:
 	sysline(ex, "[slipway] %s", e->msg);
 	for (size_t i = 0; i < ex->n_steps; i++)
 		if (!step_status_is_final(ex->steps[i].status) && ex->steps[i].step_id)
-			set_step(ex, &ex->steps[i],
-				 &(struct step_result)STEP_RESULT_INIT(STEP_CANCELLED), NULL);
+			set_step(ex, &ex->steps[i], &STEP_RESULT_INIT(STEP_CANCELLED), NULL);
 	teardown(ex);
 	finish(ex, RUN_ERROR, e->msg, res);
 	error_free(e);

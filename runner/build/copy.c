@@ -879,7 +879,7 @@ int copy_to_layer(const struct view *src, char *const *sources, size_t n, const 
 		bool is_dir = S_ISDIR(sn->st.st_mode);
 		cleanup_close int tar = -1;
 		int archive = 0;
-		cleanup_free char *target_rel = NULL, *target_host = NULL, *parent_rel = NULL;
+		cleanup_free char *target_host = NULL, *parent_rel = NULL;
 
 		if (o->unpack_archives && S_ISREG(sn->st.st_mode) &&
 		    (archive = open_tar(sn, o->tmp_dir, &tar, err)) < 0)
