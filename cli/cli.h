@@ -66,6 +66,15 @@ int cli_help(struct cli *cli);
 int cli_bad_option(struct cli *cli, char **argv);
 /* A usage error in the command's words; returns EXIT_USAGE. */
 int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A NULL-terminated list of borrowed strings (repeated flags), capped. */
+#define CLI_LIST_MAX 256
+struct cli_list {
+	char *v[CLI_LIST_MAX + 1];
+	size_t n;
+};
+/* Appends s; past the cap, a usage error naming what ("--env values"). */
+int cli_list_add(struct cli *cli, struct cli_list *l, char *s, const char *what);
+
 /* Prints err, frees it, returns its exit code. */
 int cli_fail(struct error *err);
 

@@ -13,22 +13,6 @@
 #include "lib/parse.h"
 #include "runner/build/build.h"
 
-#define MAX_LIST 256
-
-struct list {
-	char *v[MAX_LIST + 1];
-	size_t n;
-};
-
-static int list_add(struct cli *cli, struct list *l, char *s, const char *what)
-{
-	if (l->n >= MAX_LIST)
-		return cli_usage(cli, "too many %s (at most %d)", what, MAX_LIST);
-	l->v[l->n++] = s;
-	l->v[l->n] = NULL;
-	return EXIT_OK;
-}
-
 static int parse_epoch(struct cli *cli, int64_t *out)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
@@ -79,7 +63,7 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    CLI_COMMON_LONGOPTS};
 	struct build_opts o = {0};
-	struct list tags = {0}, args = {0};
+	struct cli_list tags = {0}, args = {0};
 	struct image_store *st = NULL;
 	struct container_host *h = NULL;
 	struct error *err = NULL;
@@ -99,11 +83,11 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 			o.dockerfile = optarg;
 			break;
 		case 't':
-			if ((rc = list_add(cli, &tags, optarg, "tags")) != EXIT_OK)
+			if ((rc = cli_list_add(cli, &tags, optarg, "tags")) != EXIT_OK)
 				return rc;
 			break;
 		case O_BUILD_ARG:
-			if ((rc = list_add(cli, &args, optarg, "build args")) != EXIT_OK)
+			if ((rc = cli_list_add(cli, &args, optarg, "build args")) != EXIT_OK)
 				return rc;
 			break;
 		case O_TARGET:

@@ -19,23 +19,6 @@
 #include "runner/container.h"
 #include "runner/image/image.h"
 
-#define MAX_LIST 256
-
-/* A NULL-terminated list of borrowed strings, capped. */
-struct strlist {
-	char *v[MAX_LIST + 1];
-	size_t n;
-};
-
-static int strlist_add(struct cli *cli, struct strlist *l, char *s, const char *what)
-{
-	if (l->n >= MAX_LIST)
-		return cli_usage(cli, "too many %s (at most %d)", what, MAX_LIST);
-	l->v[l->n++] = s;
-	l->v[l->n] = NULL;
-	return EXIT_OK;
-}
-
 struct run_opts {
 	struct container_spec spec;
 	struct limits lim;
@@ -44,10 +27,10 @@ struct run_opts {
 	const char *image;
 	const char *user, *workdir;
 	bool user_set, workdir_set;
-	struct strlist env, cap_add, cap_drop, volumes_raw;
-	struct container_mount mounts[MAX_LIST];
-	struct container_tmpfs tmpfs[MAX_LIST];
-	char *tmpfs_targets[MAX_LIST];
+	struct cli_list env, cap_add, cap_drop, volumes_raw;
+	struct container_mount mounts[CLI_LIST_MAX];
+	struct container_tmpfs tmpfs[CLI_LIST_MAX];
+	char *tmpfs_targets[CLI_LIST_MAX];
 	size_t n_mounts, n_tmpfs;
 };
 
@@ -321,8 +304,8 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 		case O_CAPDROP:
 			if (caps_parse(optarg, &m) < 0)
 				return cli_usage(cli, "unknown capability '%s'", optarg);
-			if ((rc = strlist_add(cli, opt == O_CAPADD ? &o->cap_add : &o->cap_drop,
-					      optarg, "capabilities")) != EXIT_OK)
+			if ((rc = cli_list_add(cli, opt == O_CAPADD ? &o->cap_add : &o->cap_drop,
+					       optarg, "capabilities")) != EXIT_OK)
 				return rc;
 			break;
 		case 'e':
@@ -339,7 +322,7 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 			}
 			if (optarg[0] == '=')
 				return cli_usage(cli, "invalid --env '%s'", optarg);
-			if ((rc = strlist_add(cli, &o->env, optarg, "variables")) != EXIT_OK)
+			if ((rc = cli_list_add(cli, &o->env, optarg, "variables")) != EXIT_OK)
 				return rc;
 			break;
 		case 'w':
@@ -350,14 +333,14 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 			o->workdir_set = true;
 			break;
 		case 'v':
-			if (o->n_mounts >= MAX_LIST)
+			if (o->n_mounts >= CLI_LIST_MAX)
 				return cli_usage(cli, "too many volumes");
 			if (parse_volume(optarg, &o->mounts[o->n_mounts], &err) < 0)
 				return cli_fail(err);
 			o->n_mounts++;
 			break;
 		case O_TMPFS:
-			if (o->n_tmpfs >= MAX_LIST)
+			if (o->n_tmpfs >= CLI_LIST_MAX)
 				return cli_usage(cli, "too many tmpfs");
 			if (parse_tmpfs(optarg, &o->tmpfs[o->n_tmpfs], &err) < 0)
 				return cli_fail(err);
@@ -423,7 +406,7 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 
 /* Docker's rules: --entrypoint is not offered; CMD args replace the image's Cmd; the image's
  * Entrypoint stays in front. Env: image first, flags override by key. */
-static char **merge_env(char **image_env, struct strlist *flags)
+static char **merge_env(char **image_env, struct cli_list *flags)
 {
 	size_t n = 0, k = 0;
 	char **out;

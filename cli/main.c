@@ -282,3 +282,12 @@ dispatch:
 	optind = 0; /* full getopt reset for the command's own parse */
 	return c->run(&cli, argc, argv);
 }
+
+int cli_list_add(struct cli *cli, struct cli_list *l, char *s, const char *what)
+{
+	if (l->n >= CLI_LIST_MAX)
+		return cli_usage(cli, "too many %s (at most %d)", what, CLI_LIST_MAX);
+	l->v[l->n++] = s;
+	l->v[l->n] = NULL;
+	return EXIT_OK;
+}
