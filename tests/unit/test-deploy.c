@@ -83,7 +83,7 @@ int main(void)
 	body = json_dumps(p, JSON_COMPACT);
 	ok(body && strstr(body, "\"run\":7") && strstr(body, "\"image_digest\":\"sha256:feed\"") &&
 	       strstr(body, "\"tag\":null") != NULL,
-	   "payload has the run fields (%s)", body);
+	   "payload has the run fields (%s)", body ? body : "(none)");
 
 	struct deploy_webhook w = {.url = url, .secret = "topsecret", .backoff_ms = 10};
 	is_int(deploy_webhook_send(&w, body, strlen(body), &res, &err), 0, "delivered");
