@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/proc.h"
 #include "lib/cleanup.h"
 #include "lib/fs.h"
 #include "runner/caps.h"
@@ -117,28 +118,11 @@ static uint64_t now_ms(void)
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
 static int proc_starttime(pid_t pid, unsigned long long *out)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
+	int64_t t = proc_start_time(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (t < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (!p)
-		return -1;
-	p++;
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return -1;
-	*out = strtoull(p + 1, NULL, 10);
+	*out = (unsigned long long)t;
 	return 0;
 }
 
