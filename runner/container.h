@@ -71,11 +71,6 @@ struct container_spec {
 	int stdin_fd;	     /* -1 = /dev/null */
 	int stdout_fd;	     /* -1 = /dev/null */
 	int stderr_fd;	     /* -1 = /dev/null */
-	/* NULL = $DATA/containers/<id>/upper, removed with the container; else an existing
-	 * empty directory the caller owns, used as the overlay upper dir and kept after the
-	 * container is freed (the builder packs it into a layer); the engine makes the work dir
-	 * on the same file system. */
-	const char *upper_dir;
 };
 
 /* What happened, from the cgroup's own counters. */

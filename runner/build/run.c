@@ -263,7 +263,6 @@ int run_step(struct builder *b, struct stage *s, const struct df_instr *in, stru
 	spec.network =
 	    b->o->network_host && !r->network_none ? CONTAINER_NET_HOST : CONTAINER_NET_NONE;
 	spec.netns_fd = -1;
-	spec.upper_dir = upper;
 	if (r->nmounts && (!(mounts = calloc(r->nmounts, sizeof(*mounts))) ||
 			   !(tmpfs = calloc(r->nmounts, sizeof(*tmpfs))))) {
 		error_errno(err, "RUN --mount");
