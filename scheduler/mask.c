@@ -73,7 +73,8 @@ int masker_new(const char *const *values, size_t n, struct masker **out, struct 
 		}
 	}
 	/* sort patterns and lengths together: sort the strings, then recompute lengths */
-	qsort(m->pat, m->n, sizeof(*m->pat), by_length_desc);
+	if (m->n)
+		qsort(m->pat, m->n, sizeof(*m->pat), by_length_desc);
 	for (size_t i = 0; i < m->n; i++)
 		m->len[i] = strlen(m->pat[i]);
 	*out = m;
