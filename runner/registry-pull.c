@@ -93,7 +93,8 @@ static const char *pick_platform(struct reg_client *c, const json_t *index, cons
 	json_array_foreach (ms, i, m) {
 		json_t *p = json_get_obj(m, "platform");
 
-		if (p && platform_matches(p, want) && digest_valid(json_get_str(m, "digest", NULL))) {
+		if (p && platform_matches(p, want) &&
+		    digest_valid(json_get_str(m, "digest", NULL))) {
 			buf_release(&seen);
 			return json_get_str(m, "digest", NULL);
 		}
