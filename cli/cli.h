@@ -75,6 +75,9 @@ struct cli_list {
 /* Appends s; past the cap, a usage error naming what ("--env values"). */
 int cli_list_add(struct cli *cli, struct cli_list *l, char *s, const char *what);
 
+/* --cpus N: a CPU quota from 0.01 to 1024 ("0.5" = half of one CPU); a usage error otherwise. */
+int cli_parse_cpus(struct cli *cli, const char *s, double *out);
+
 /* Prints err, frees it, returns its exit code. */
 int cli_fail(struct error *err);
 

@@ -108,16 +108,10 @@ static int cmd_image_build(struct cli *cli, int argc, char **argv)
 			if (o.limits.memory == 0)
 				return cli_usage(cli, "invalid --memory '%s'", optarg);
 			break;
-		case O_CPUS: {
-			char *end;
-			double d = strtod(optarg, &end);
-
-			if (end == optarg || *end || !(d >= 0.01) || d > 1024 || isnan(d))
-				return cli_usage(cli, "invalid --cpus '%s': a number like 0.5",
-						 optarg);
-			o.limits.cpus = d;
+		case O_CPUS:
+			if ((rc = cli_parse_cpus(cli, optarg, &o.limits.cpus)) != EXIT_OK)
+				return rc;
 			break;
-		}
 		case O_PROGRESS:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "plain"))
 				return cli_usage(cli, "invalid --progress '%s': auto or plain",

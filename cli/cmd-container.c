@@ -257,16 +257,10 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 			  : opt == O_MEMSOFT ? &o->lim.memory_soft
 					     : &o->lim.swap) = m;
 			break;
-		case O_CPUS: {
-			char *end;
-			double d = strtod(optarg, &end);
-
-			if (end == optarg || *end || !(d >= 0.01) || d > 1024 || isnan(d))
-				return cli_usage(cli, "invalid --cpus '%s': a number like 0.5",
-						 optarg);
-			o->lim.cpus = d;
+		case O_CPUS:
+			if ((rc = cli_parse_cpus(cli, optarg, &o->lim.cpus)) != EXIT_OK)
+				return rc;
 			break;
-		}
 		case O_WEIGHT:
 			if (parse_int(optarg, 1, 10000, &v, &err) < 0)
 				return cli_fail(err);

@@ -3,6 +3,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,5 +290,16 @@ int cli_list_add(struct cli *cli, struct cli_list *l, char *s, const char *what)
 		return cli_usage(cli, "too many %s (at most %d)", what, CLI_LIST_MAX);
 	l->v[l->n++] = s;
 	l->v[l->n] = NULL;
+	return EXIT_OK;
+}
+
+int cli_parse_cpus(struct cli *cli, const char *s, double *out)
+{
+	char *end;
+	double d = strtod(s, &end);
+
+	if (end == s || *end || !(d >= 0.01) || d > 1024 || isnan(d))
+		return cli_usage(cli, "invalid --cpus '%s': a number like 0.5", s);
+	*out = d;
 	return EXIT_OK;
 }

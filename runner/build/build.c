@@ -242,13 +242,13 @@ static int setup_args(struct builder *b, struct error **err)
 	if (!b->build_arg_used)
 		return error_errno(err, "build");
 	/* BuildKit's automatic platform ARGs, in the global scope. */
-	snprintf(plat, sizeof(plat), "linux/%s", build_host_arch());
+	snprintf(plat, sizeof(plat), "linux/%s", image_host_arch());
 	if (kv_set(&b->global_args, "TARGETPLATFORM", plat, err) < 0 ||
 	    kv_set(&b->global_args, "TARGETOS", "linux", err) < 0 ||
-	    kv_set(&b->global_args, "TARGETARCH", build_host_arch(), err) < 0 ||
+	    kv_set(&b->global_args, "TARGETARCH", image_host_arch(), err) < 0 ||
 	    kv_set(&b->global_args, "BUILDPLATFORM", plat, err) < 0 ||
 	    kv_set(&b->global_args, "BUILDOS", "linux", err) < 0 ||
-	    kv_set(&b->global_args, "BUILDARCH", build_host_arch(), err) < 0)
+	    kv_set(&b->global_args, "BUILDARCH", image_host_arch(), err) < 0)
 		return -1;
 	/* ARGs before the first FROM. */
 	for (size_t i = 0; i < b->df.n && b->df.v[i].kind == DF_ARG; i++) {

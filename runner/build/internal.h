@@ -77,8 +77,6 @@ int build_fail(struct builder *b, const struct df_instr *in, struct error **err,
 void build_created(const struct builder *b, char out[32]);
 /* Monotonic seconds, for step durations. */
 double build_now(void);
-/* The OCI name of the host's architecture ("amd64"). */
-const char *build_host_arch(void);
 
 /* --- stages (stage.c) --- */
 /* Splits the Dockerfile into stages at each FROM; names checked and unique. */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "lib/buf.h"
 #include "lib/cleanup.h"
@@ -16,22 +15,6 @@
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* --- stages --------------------------------------------------------------------------------- */
-
-const char *build_host_arch(void)
-{
-	static const struct {
-		const char *uname, *oci;
-	} map[] = {{"x86_64", "amd64"},	  {"aarch64", "arm64"},	  {"armv7l", "arm"},
-		   {"i686", "386"},	  {"ppc64le", "ppc64le"}, {"s390x", "s390x"},
-		   {"riscv64", "riscv64"}};
-	struct utsname u;
-
-	if (uname(&u) == 0)
-		for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-			if (!strcmp(u.machine, map[i].uname))
-				return map[i].oci;
-	return "amd64";
-}
 
 void stage_release(struct stage *s)
 {
@@ -198,7 +181,7 @@ static int stage_from_image(struct builder *b, struct stage *s, const struct ima
 static int stage_from_scratch(struct builder *b, struct stage *s, struct error **err)
 {
 	s->config = json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:[]}, s:[]}", "architecture",
-			      build_host_arch(), "os", "linux", "config", "Env", DEFAULT_PATH,
+			      image_host_arch(), "os", "linux", "config", "Env", DEFAULT_PATH,
 			      "rootfs", "type", "layers", "diff_ids", "history");
 	if (!s->config)
 		return error_errno(err, "build");
@@ -261,7 +244,7 @@ int stage_start(struct builder *b, struct stage *s, struct error **err)
 		cleanup_free char *p = NULL;
 		char want[64];
 
-		snprintf(want, sizeof(want), "linux/%s", build_host_arch());
+		snprintf(want, sizeof(want), "linux/%s", image_host_arch());
 		if (build_expand(b, NULL, in, df_flag(in, "platform"), &p, err) < 0)
 			return -1;
 		if (strcmp(p, want) && strncmp(p, want, strlen(want)))
@@ -277,7 +260,7 @@ int stage_start(struct builder *b, struct stage *s, struct error **err)
 	} else if (!strcasecmp(ref, "scratch")) {
 		if (stage_from_scratch(b, s, err) < 0)
 			return -1;
-		cache_key(s->key, "from-scratch", epoch, build_host_arch(), NULL);
+		cache_key(s->key, "from-scratch", epoch, image_host_arch(), NULL);
 	} else {
 		struct image *img = NULL;
 		int rc;

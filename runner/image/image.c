@@ -265,7 +265,7 @@ int image_layer_from_dir(struct image_store *st, const char *dir, const struct i
 
 /* --- commit --------------------------------------------------------------------------------- */
 
-static const char *host_arch(void)
+const char *image_host_arch(void)
 {
 	static const struct {
 		const char *uname, *oci;
@@ -317,8 +317,8 @@ int image_commit(struct image_store *st, const struct image *parent,
 				     json_get_array(parent->manifest, "layers"));
 	} else {
 		config = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture",
-				   host_arch(), "os", "linux", "config", "rootfs", "type", "layers",
-				   "diff_ids", "history");
+				   image_host_arch(), "os", "linux", "config", "rootfs", "type",
+				   "layers", "diff_ids", "history");
 		manifest = json_pack("{s:i, s:s, s:{}, s:[]}", "schemaVersion", 2, "mediaType",
 				     MT_OCI_MANIFEST, "config", "layers");
 	}

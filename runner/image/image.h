@@ -143,6 +143,9 @@ int image_overlay_lowerdir(const struct image_store *st, char *const *lower_dirs
 int image_pin(struct image_store *st, const struct image *img, const char *pin_path,
 	      struct error **err);
 
+/* The OCI architecture of this host ("amd64", "arm64", ...; uname's machine mapped). */
+const char *image_host_arch(void);
+
 /* --- packing (builder, import) ----------------------------------------------------------- */
 
 enum image_compression { IMAGE_ZSTD, IMAGE_GZIP, IMAGE_UNCOMPRESSED };
