@@ -8,6 +8,8 @@
 #ifndef SLIPWAY_CLI_CLI_STORE_H
 #define SLIPWAY_CLI_CLI_STORE_H
 
+#include <stdbool.h>
+
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -34,6 +36,10 @@ int cli_cleanup_run(const struct run_info *run, void *data) __attribute__((weak)
  * there is none). Returns EXIT_OK with *out set (caller frees with run_info_free), or prints
  * the error (no such run: exit 2 naming it) and returns the exit status. */
 int cli_find_run(struct store *st, const char *ref, struct run_info **out, const char **step);
+
+/* Prints run run_id as `slipway show` does — its JSON with --json, else (the header when
+ * header is true and) the tables of its steps and deploys. Returns an exit status. */
+int cli_show_run(struct cli *cli, struct store *st, int64_t run_id, bool header);
 
 /* "REPO#N" of a run into buf. */
 const char *cli_run_name(const struct run_info *run, char *buf, size_t len);

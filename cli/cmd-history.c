@@ -609,7 +609,7 @@ static int add_deploy_row(struct table *t, const struct deploy_record *d, int64_
 	return table_add(t, texts, colours, err);
 }
 
-static int print_details(struct cli *cli, const struct run_details *d)
+static int print_details(struct cli *cli, const struct run_details *d, bool header)
 {
 	static const char *const step_heads[] = {"STEP",     "STATUS", "EXIT",
 						 "DURATION", "CPU",    "MEM PEAK"};
@@ -621,7 +621,8 @@ static int print_details(struct cli *cli, const struct run_details *d)
 	struct error *err = NULL;
 	int64_t now = now_ms();
 
-	print_run_header(cli, d);
+	if (header)
+		print_run_header(cli, d);
 	if (d->nsteps) {
 		putchar('\n');
 		table_init(&t, step_heads, ARRAY_SIZE(step_heads), step_right, use_colour(cli));
@@ -679,7 +680,23 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(err);
 	store_close(st);
 	if (rc == EXIT_OK)
-		rc = cli->json ? print_json(details_json(&d)) : print_details(cli, &d);
+		rc = cli->json ? print_json(details_json(&d)) : print_details(cli, &d, true);
+	run_details_release(&d);
+	return rc;
+}
+
+int cli_show_run(struct cli *cli, struct store *st, int64_t run_id, bool header)
+{
+	struct run_details d = {0};
+	struct error *err = NULL;
+	int rc = EXIT_OK;
+
+	if (store_run_get(st, run_id, &d.run, &err) < 0 ||
+	    (!d.run && error_failed(&err, "no run %lld", (long long)run_id) < 0) ||
+	    load_details(st, &d, &err) < 0)
+		rc = cli_fail(err);
+	else
+		rc = cli->json ? print_json(details_json(&d)) : print_details(cli, &d, header);
 	run_details_release(&d);
 	return rc;
 }

@@ -124,86 +124,31 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* The steps and deploys of the run as `slipway show` prints them, then one line with its end. */
 static void print_summary(struct cli *cli, int64_t run_id, const struct executor_result *res)
 {
 	struct store *st = NULL;
-	struct error *err = NULL;
 	struct run_info *run = NULL;
-	struct step_info *steps = NULL;
-	struct deploy_record *deps = NULL;
-	size_t n = 0, nd = 0;
+	struct error *err = NULL;
+	char label[160], dur[32];
 
-	if (store_open(cli->data_dir, &st, &err) < 0 || store_run_get(st, run_id, &run, &err) < 0 ||
-	    !run || store_steps_of_run(st, run_id, &steps, &n, &err) < 0 ||
-	    store_deploys_of_run(st, run_id, &deps, &nd, &err) < 0) {
-		if (err)
-			error_print(err);
-		error_free(err);
-		goto out;
-	}
-	if (cli->json) {
-		json_auto_t *j = run_to_json(run, true, steps, n);
-		json_t *dv = json_array();
-
-		for (size_t i = 0; i < nd; i++)
-			json_array_append_new(dv, deploy_to_json(&deps[i]));
-		json_object_set_new(j, "deploys", dv);
-		json_object_set_new(j, "error", res->error ? json_string(res->error) : json_null());
-		if (json_print(j, &err) < 0) {
-			error_print(err);
-			error_free(err);
-		}
-		goto out;
-	}
-	{
-		int w = 4;
-		char dur[32], mem[32], cpu[32];
-
-		for (size_t i = 0; i < n; i++)
-			if ((int)strlen(steps[i].name) > w)
-				w = (int)strlen(steps[i].name);
-		printf("\n%-*s  %-7s  %-11s  %4s  %8s  %8s  %9s\n", w, "STEP", "KIND", "STATUS",
-		       "EXIT", "DURATION", "CPU", "MEM PEAK");
-		for (size_t i = 0; i < n; i++) {
-			const struct step_info *s = &steps[i];
-			char exitc[16] = "-";
-
-			strcpy(dur, "-");
-			strcpy(mem, "-");
-			strcpy(cpu, "-");
-			if (s->started_at && s->finished_at)
-				format_duration((uint64_t)(s->finished_at - s->started_at), dur,
-						sizeof(dur));
-			if (s->memory_peak_bytes > 0)
-				format_size((uint64_t)s->memory_peak_bytes, mem, sizeof(mem));
-			if (s->cpu_us >= 0 && s->started_at && s->finished_at)
-				format_duration((uint64_t)s->cpu_us / 1000, cpu, sizeof(cpu));
-			if (s->exit_code >= 0)
-				snprintf(exitc, sizeof(exitc), "%d", s->exit_code);
-			printf("%-*s  %-7s  %-11s  %4s  %8s  %8s  %9s%s\n", w, s->name,
-			       step_kind_name(s->kind), step_status_name(s->status), exitc, dur,
-			       cpu, mem,
-			       s->oom_killed  ? "  (out of memory)"
-			       : s->timed_out ? "  (timed out)"
-					      : "");
-		}
-		for (size_t i = 0; i < nd; i++)
-			printf("deploy %s: %s%s%.0d\n", deps[i].name,
-			       step_status_name(deps[i].status),
-			       deps[i].http_status ? ", HTTP " : "", deps[i].http_status);
+	if (cli_open_store(cli, &st) != EXIT_OK)
+		return;
+	if (cli_show_run(cli, st, run_id, false) == EXIT_OK && !cli->json &&
+	    store_run_get(st, run_id, &run, &err) == 0 && run) {
 		format_duration(run->finished_at > run->started_at
 				    ? (uint64_t)(run->finished_at - run->started_at)
 				    : 0,
 				dur, sizeof(dur));
-		printf("\nrun %s#%lld %s in %s\n", run->repo, (long long)run->number,
+		printf("\nrun %s %s in %s\n", cli_run_name(run, label, sizeof(label)),
 		       run_status_name(run->status), dur);
 		if (res->error)
-			fprintf(stderr, "slipway: run %s#%lld: %s\n", run->repo,
-				(long long)run->number, res->error);
+			fprintf(stderr, "slipway: run %s: %s\n", label, res->error);
 	}
-out:
-	deploy_records_free(deps, nd);
-	step_infos_free(steps, n);
+	if (err) {
+		error_print(err);
+		error_free(err);
+	}
 	run_info_free(run);
 	store_close(st);
 }

@@ -470,31 +470,16 @@ static int set_vars(struct executor *ex, struct error **err)
 
 /* ---- images ------------------------------------------------------------------------------ */
 
-static bool is_not_found(const struct error *e)
-{
-	return e && e->exit_code == EXIT_FAILED && strstr(e->msg, "no such image");
-}
-
-/* Finds ref in the store, pulling it when it is not there. */
+/* Finds ref in the store, pulling it first when it is not there. */
 static int resolve_image(struct executor *ex, const char *ref, struct image **out,
 			 struct error **err)
 {
 	struct registry_opts ro;
-	struct error *e = NULL;
-	char digest[72];
 
-	if (image_lookup(ex->images, ref, out, &e) == 0)
-		return 0;
-	if (!is_not_found(e)) {
-		*err = e;
-		return -1;
-	}
-	error_free(e);
 	registry_opts_init(&ro, ex->o.data_dir);
 	ro.progress = false;
-	sysline(ex, "[slipway] pulling image '%s'", ref);
-	if (registry_pull_image(ex->images, ref, &ro, digest, err) < 0)
-		return error_wrap(err, "pull image '%s'", ref);
+	if (registry_ensure_image(ex->images, ref, &ro, err) < 0)
+		return error_wrap(err, "image '%s'", ref);
 	return image_lookup(ex->images, ref, out, err);
 }
 
