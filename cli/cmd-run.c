@@ -486,14 +486,15 @@ static int cmd_cancel(struct cli *cli, int argc, char **argv)
 		if (store_run_get(st, run->id, &now, &err) < 0)
 			goto fail;
 		if (now && run_status_is_final(now->status)) {
-			if (cli->json) {
-				json_auto_t *j = run_to_json(now, false, NULL, 0);
+			json_t *j = cli->json ? run_to_json(now, false, NULL, 0) : NULL;
 
-				json_print(j, NULL);
-			} else {
+			if (!j)
 				printf("run %s %s\n", label, run_status_name(now->status));
-			}
+			rc = j && json_print(j, &err) < 0 ? -1 : EXIT_OK;
+			json_decref(j);
 			run_info_free(now);
+			if (rc < 0)
+				goto fail;
 			run_info_free(run);
 			store_close(st);
 			return EXIT_OK;

@@ -821,19 +821,25 @@ static void result_to_step(const struct container_result *res, enum step_status 
 static void pid_file(struct executor *ex, const struct node *n, struct container *c)
 {
 	cleanup_free char *dir = NULL, *path = NULL;
+	struct error *err = NULL;
 	char line[64];
 
 	if (asprintf(&dir, "%s/pids", ex->work_dir) < 0 ||
-	    asprintf(&path, "%s/%s", dir, n->name) < 0)
+	    asprintf(&path, "%s/%s", dir, n->name) < 0) {
+		log_warn("'%s' cannot be reached by 'slipway exec': out of memory", n->name);
 		return;
+	}
 	if (!c) {
 		unlink(path);
 		return;
 	}
 	snprintf(line, sizeof(line), "%d %lld\n", (int)container_pid(c),
 		 (long long)proc_start_time(container_pid(c)));
-	if (mkdir_p(dir, 0700, NULL) == 0)
-		write_file_atomic(path, line, strlen(line), 0600, NULL);
+	if (mkdir_p(dir, 0700, &err) < 0 ||
+	    write_file_atomic(path, line, strlen(line), 0600, &err) < 0) {
+		log_warn("'%s' cannot be reached by 'slipway exec': %s", n->name, err->msg);
+		error_free(err);
+	}
 }
 
 /* Runs n to its end and records the outcome. */
@@ -1274,7 +1280,11 @@ static int build_pipeline_image(struct executor *ex, struct node *n, struct erro
 		}
 		ex->built_digest = strdup(digest);
 		pthread_mutex_lock(&ex->store_mu);
-		store_run_set_image_digest(ex->store, ex->run_id, digest, NULL);
+		if (store_run_set_image_digest(ex->store, ex->run_id, digest, err) < 0) {
+			pthread_mutex_unlock(&ex->store_mu);
+			r = -1;
+			goto out;
+		}
 		pthread_mutex_unlock(&ex->store_mu);
 		step_line(ex, n, "[slipway] built %s (%s)", ex->built_image, digest);
 	}
